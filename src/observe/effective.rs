@@ -1,0 +1,270 @@
+//! The effective decision of a probe on one instance, computed from the state without changing it,
+//! and the causes of a difference from the truth.
+//!
+//! A hypothetical request from the probe's app at instant t follows the real request path: the
+//! client's token if it is usable, else what the backend would return (its unexpired entry, else a
+//! token issued now), then the instance's RBAC entry if it is younger than the max age and was
+//! loaded with that token id (when reload on a new token is on), else a reload from the store as
+//! it is visible at t.
+//!
+//! Causes are found by counterfactuals. A layer is *stale* when it holds something other than what
+//! asking its upstream now would give: the client a token whose claims differ from the backend's
+//! answer, the backend a token whose claims differ from a new one, the instance an entry other
+//! than a reload from the visible store, the store other assignments than the directory. Token
+//! layers are compared by claims (`groups`, `roles`), not by id: a cached token with current claims
+//! is not the cause of a window, even though a new token id would also trigger an RBAC reload.
+//! Refreshing a layer that is not stale changes nothing. The cause of a window at an instant is
+//! the union of the smallest sets of layers whose refresh makes the decision equal the truth.
+
+use std::fmt;
+use std::rc::Rc;
+
+use crate::model::{self, Token, TokenId};
+use crate::scenario::{Authorization, ClientCache, Scenario, Target};
+use crate::sim::state::State;
+use crate::time::SimTime;
+
+/// A set of layers, as bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Layers(pub u8);
+
+impl Layers {
+    pub const NONE: Layers = Layers(0);
+    pub const CLIENT: Layers = Layers(1);
+    pub const BACKEND: Layers = Layers(2);
+    pub const INSTANCE: Layers = Layers(4);
+    pub const REPLICATION: Layers = Layers(8);
+    const ALL: [(Layers, &'static str); 4] = [
+        (Layers::CLIENT, "client-cache"),
+        (Layers::BACKEND, "token-claims"),
+        (Layers::INSTANCE, "instance-cache"),
+        (Layers::REPLICATION, "replication"),
+    ];
+
+    pub fn contains(self, other: Layers) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    pub fn union(self, other: Layers) -> Layers {
+        Layers(self.0 | other.0)
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl fmt::Display for Layers {
+    /// Writes the layer names joined by `+`, in pipeline order: `token-claims`,
+    /// `instance-cache+replication`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = Layers::ALL
+            .iter()
+            .filter(|(l, _)| self.contains(*l))
+            .map(|(_, n)| *n)
+            .collect();
+        f.write_str(&names.join("+"))
+    }
+}
+
+/// Where the token of a hypothetical request comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenOrigin {
+    Client,
+    Backend,
+    Issued,
+}
+
+/// The layers a hypothetical request passes, and which of them are stale.
+pub struct Path {
+    client: Option<Rc<Token>>,
+    backend: Option<Rc<Token>>,
+    fresh: Rc<Token>,
+    pub stale: Layers,
+}
+
+/// Evaluates probes against a state at one instant.
+pub struct Evaluator<'a> {
+    pub scenario: &'a Scenario,
+    pub state: &'a State,
+    pub t: SimTime,
+}
+
+impl<'a> Evaluator<'a> {
+    /// Returns the token a request issued now would carry, with current claims.
+    fn fresh_token(&self, target: &Target) -> Token {
+        let subject = self.scenario.apps[target.app].identity;
+        let (groups, roles) = model::current_claims(
+            self.scenario,
+            &self.state.directory,
+            subject,
+            target.resource,
+        );
+        Token {
+            id: TokenId::UNISSUED,
+            subject,
+            resource: target.resource,
+            groups,
+            roles,
+            issued: self.t,
+            expires: SimTime::NEVER,
+        }
+    }
+
+    /// Collects the tokens each layer would contribute for `target`.
+    pub fn path(&self, target: &Target) -> Path {
+        let app = &self.scenario.apps[target.app];
+        let identity = app.identity;
+        let backend = if self.scenario.principals[identity]
+            .kind
+            .is_managed_identity()
+        {
+            self.state
+                .backend
+                .get(&(identity, target.resource))
+                .filter(|e| e.usable(self.t))
+                .map(|e| e.token.clone())
+        } else {
+            None
+        };
+        let client = match app.client_cache {
+            ClientCache::None => None,
+            _ => self.state.clients[target.app]
+                .get(&target.resource)
+                .filter(|e| e.usable(self.t))
+                .map(|e| e.token.clone()),
+        };
+        let fresh = Rc::new(self.fresh_token(target));
+        let same_claims = |a: &Token, b: &Token| a.groups == b.groups && a.roles == b.roles;
+        let mut stale = Layers::NONE;
+        if backend.as_ref().is_some_and(|b| !same_claims(b, &fresh)) {
+            stale = stale.union(Layers::BACKEND);
+        }
+        if let Some(c) = &client {
+            let answer = backend.as_ref().unwrap_or(&fresh);
+            if !same_claims(c, answer) {
+                stale = stale.union(Layers::CLIENT);
+            }
+        }
+        Path {
+            client,
+            backend,
+            fresh,
+            stale,
+        }
+    }
+
+    /// Returns the token presented when the stale layers in `refresh` are refreshed.
+    ///
+    /// With nothing refreshed this is the real request path. A client that holds the very token
+    /// the backend holds passes a backend refresh through, as its next refresh would.
+    fn presented<'p>(&self, path: &'p Path, refresh: Layers) -> &'p Rc<Token> {
+        let refreshed = |layer: Layers| refresh.contains(layer) && path.stale.contains(layer);
+        let source = match &path.backend {
+            Some(b) if !refreshed(Layers::BACKEND) => b,
+            _ => &path.fresh,
+        };
+        match &path.client {
+            Some(_) if refreshed(Layers::CLIENT) => source,
+            Some(c) if path.backend.as_ref().is_some_and(|b| b.id == c.id) => source,
+            Some(c) => c,
+            None => source,
+        }
+    }
+
+    /// Returns the decision for `target` on `instance` with the layers in `refresh` refreshed,
+    /// and whether the instance's RBAC layer and the store are stale for this token.
+    pub fn decide(
+        &self,
+        target: &Target,
+        instance: usize,
+        path: &Path,
+        refresh: Layers,
+    ) -> (bool, Layers) {
+        let token = self.presented(path, refresh);
+        let service = &self.scenario.services[target.service];
+        let directory = &self.state.directory;
+        let groups = match &token.groups {
+            Some(g) => g.clone(),
+            // Overage: the service resolves membership from the directory itself.
+            None => directory.groups_of(token.subject),
+        };
+        if service.authorization == Authorization::Claims {
+            let allowed =
+                model::claims_permit(&service.rules, &groups, &token.roles, &target.action);
+            return (allowed, Layers::NONE);
+        }
+
+        let state = &self.state.services[target.service];
+        let visible = model::load_assignments(&state.store, token.subject, &groups);
+        let current = model::load_assignments(directory.assignments(), token.subject, &groups);
+        let mut stale = Layers::NONE;
+        if visible != current {
+            stale = stale.union(Layers::REPLICATION);
+        }
+        let store_view = if refresh.contains(Layers::REPLICATION) {
+            &current
+        } else {
+            &visible
+        };
+        let entry = state.instances[instance]
+            .get(&token.subject)
+            .filter(|e| self.t < e.loaded.after(service.rbac_max_age))
+            .filter(|e| !service.reload_on_new_token || e.token_id == token.id);
+        let loaded = match entry {
+            Some(e) if e.assignments != visible => {
+                stale = stale.union(Layers::INSTANCE);
+                if refresh.contains(Layers::INSTANCE) {
+                    store_view
+                } else {
+                    &e.assignments
+                }
+            }
+            _ => store_view,
+        };
+        let allowed = model::rbac_permits(
+            self.scenario,
+            service,
+            loaded,
+            &target.action,
+            &target.scope,
+        );
+        (allowed, stale)
+    }
+
+    /// Returns the effective decision, and when it differs from `truth`, its cause.
+    pub fn effective(&self, target: &Target, instance: usize, truth: bool) -> (bool, Layers) {
+        let path = self.path(target);
+        let (allowed, _) = self.decide(target, instance, &path, Layers::NONE);
+        if allowed == truth {
+            return (allowed, Layers::NONE);
+        }
+        (allowed, self.cause(target, instance, &path, truth))
+    }
+
+    /// Returns the union of the minimal sets of layers whose refresh gives `truth`.
+    ///
+    /// Every layer is a candidate, not only those stale on the current path: a new token can make
+    /// an instance entry stale that was current for the old one (with reload on a new token off).
+    /// Refreshing a layer that is not stale changes nothing, so it never enters a minimal set.
+    fn cause(&self, target: &Target, instance: usize, path: &Path, truth: bool) -> Layers {
+        let mut subsets: Vec<Layers> = (1u8..16).map(Layers).collect();
+        subsets.sort_by_key(|s| (s.0.count_ones(), s.0));
+        let mut minimal: Vec<Layers> = Vec::new();
+        for s in subsets {
+            if minimal.iter().any(|m| s.contains(*m)) {
+                continue;
+            }
+            let (allowed, _) = self.decide(target, instance, path, s);
+            if allowed == truth {
+                minimal.push(s);
+            }
+        }
+        minimal.into_iter().fold(Layers::NONE, Layers::union)
+    }
+}
+
+/// Formats a decision for outputs.
+pub fn decision_label(allowed: bool) -> &'static str {
+    if allowed { "allow" } else { "deny" }
+}

@@ -1,0 +1,375 @@
+//! Output files and the human summary.
+//!
+//! A run writes into a hidden sibling folder (`.NAME.partial`) and renames it over the results
+//! folder only when every file is complete and flushed, so a failure never leaves a folder that
+//! looks complete, and a finished folder never mixes files of two runs. Time columns are integer
+//! milliseconds with a `_ms` suffix; a human-readable column sits beside each.
+
+pub mod banner;
+
+use std::fs::{self, File};
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+use crate::observe::effective::decision_label;
+use crate::observe::tracker::Transition;
+use crate::observe::{ChangeRecord, Window};
+use crate::scenario::Scenario;
+use crate::sim::{self, EventRow, RequestRow, RunResult, Sink};
+use crate::time::{SimTime, format_duration};
+
+/// The files a run writes, in the order the README documents them.
+pub const FILES: [&str; 5] = [
+    "windows.csv",
+    "timeline.csv",
+    "changes.csv",
+    "requests.csv",
+    "events.csv",
+];
+
+type CsvFile = csv::Writer<BufWriter<File>>;
+
+fn csv_error(path: &Path, e: csv::Error) -> Error {
+    Error::io(
+        format!("failed to write `{}`", path.display()),
+        std::io::Error::other(e),
+    )
+}
+
+fn create(dir: &Path, name: &str, header: &[&str]) -> Result<CsvFile, Error> {
+    let path = dir.join(name);
+    let file = File::create(&path)
+        .map_err(|e| Error::io(format!("failed to create `{}`", path.display()), e))?;
+    let mut w = csv::Writer::from_writer(BufWriter::new(file));
+    w.write_record(header).map_err(|e| csv_error(&path, e))?;
+    Ok(w)
+}
+
+fn finish(mut w: CsvFile, dir: &Path, name: &str) -> Result<(), Error> {
+    let path = dir.join(name);
+    w.flush()
+        .map_err(|e| Error::io(format!("failed to write `{}`", path.display()), e))?;
+    let inner = w.into_inner().map_err(|e| {
+        Error::io(
+            format!("failed to write `{}`", path.display()),
+            std::io::Error::other(e.to_string()),
+        )
+    })?;
+    inner
+        .into_inner()
+        .map_err(|e| {
+            Error::io(
+                format!("failed to write `{}`", path.display()),
+                e.into_error(),
+            )
+        })?
+        .sync_all()
+        .map_err(|e| Error::io(format!("failed to write `{}`", path.display()), e))
+}
+
+fn ms(t: SimTime) -> String {
+    t.ms().to_string()
+}
+
+/// Streams events, requests and timeline transitions into CSV files.
+pub struct CsvSink<'s> {
+    scenario: &'s Scenario,
+    dir: PathBuf,
+    events: CsvFile,
+    requests: CsvFile,
+    timeline: CsvFile,
+}
+
+impl<'s> CsvSink<'s> {
+    pub fn create(scenario: &'s Scenario, dir: &Path) -> Result<CsvSink<'s>, Error> {
+        Ok(CsvSink {
+            scenario,
+            dir: dir.to_path_buf(),
+            events: create(
+                dir,
+                "events.csv",
+                &["seq", "t_ms", "t", "class", "kind", "detail"],
+            )?,
+            requests: create(
+                dir,
+                "requests.csv",
+                &[
+                    "t_ms",
+                    "t",
+                    "workload",
+                    "app",
+                    "service",
+                    "instance",
+                    "token",
+                    "token_issued_ms",
+                    "token_expires_ms",
+                    "token_source",
+                    "rbac_source",
+                    "decision",
+                    "truth",
+                    "stale",
+                ],
+            )?,
+            timeline: create(
+                dir,
+                "timeline.csv",
+                &[
+                    "t_ms",
+                    "t",
+                    "probe",
+                    "instance",
+                    "truth",
+                    "effective",
+                    "state",
+                    "cause",
+                ],
+            )?,
+        })
+    }
+
+    pub fn finish(self) -> Result<(), Error> {
+        finish(self.events, &self.dir, "events.csv")?;
+        finish(self.requests, &self.dir, "requests.csv")?;
+        finish(self.timeline, &self.dir, "timeline.csv")
+    }
+}
+
+impl Sink for CsvSink<'_> {
+    fn event(&mut self, row: &EventRow) -> Result<(), Error> {
+        let record = [
+            row.seq.to_string(),
+            ms(row.t),
+            row.t.to_string(),
+            row.class.as_str().to_string(),
+            row.kind.to_string(),
+            row.detail.clone(),
+        ];
+        self.events
+            .write_record(&record)
+            .map_err(|e| csv_error(&self.dir.join("events.csv"), e))
+    }
+
+    fn request(&mut self, row: &RequestRow) -> Result<(), Error> {
+        let record = [
+            ms(row.t),
+            row.t.to_string(),
+            row.workload.clone(),
+            row.app.clone(),
+            row.service.clone(),
+            row.instance.to_string(),
+            row.token.label(),
+            ms(row.token_issued),
+            ms(row.token_expires),
+            row.token_source.as_str().to_string(),
+            row.rbac_source.to_string(),
+            decision_label(row.allowed).to_string(),
+            decision_label(row.truth).to_string(),
+            (row.allowed != row.truth).to_string(),
+        ];
+        self.requests
+            .write_record(&record)
+            .map_err(|e| csv_error(&self.dir.join("requests.csv"), e))
+    }
+
+    fn transition(&mut self, row: &Transition) -> Result<(), Error> {
+        let state = match (row.truth, row.effective) {
+            (false, true) => "stale-allow",
+            (true, false) => "stale-deny",
+            _ => "consistent",
+        };
+        let record = [
+            ms(row.t),
+            row.t.to_string(),
+            self.scenario.probes[row.probe].name.clone(),
+            row.instance.to_string(),
+            decision_label(row.truth).to_string(),
+            decision_label(row.effective).to_string(),
+            state.to_string(),
+            row.cause.to_string(),
+        ];
+        self.timeline
+            .write_record(&record)
+            .map_err(|e| csv_error(&self.dir.join("timeline.csv"), e))
+    }
+}
+
+fn write_windows(scenario: &Scenario, dir: &Path, windows: &[Window]) -> Result<(), Error> {
+    let path = dir.join("windows.csv");
+    let mut w = create(
+        dir,
+        "windows.csv",
+        &[
+            "probe",
+            "app",
+            "service",
+            "action",
+            "scope",
+            "instance",
+            "kind",
+            "start_ms",
+            "end_ms",
+            "duration_ms",
+            "start",
+            "end",
+            "duration",
+            "cause",
+            "censored",
+            "change",
+        ],
+    )?;
+    for win in windows {
+        let probe = &scenario.probes[win.probe];
+        let t = &probe.target;
+        let record = [
+            probe.name.clone(),
+            scenario.apps[t.app].name.clone(),
+            scenario.services[t.service].name.clone(),
+            t.action.clone(),
+            t.scope_display.clone(),
+            win.instance.to_string(),
+            win.kind.as_str().to_string(),
+            ms(win.start),
+            ms(win.end),
+            win.end.since(win.start).ms().to_string(),
+            win.start.to_string(),
+            win.end.to_string(),
+            win.end.since(win.start).to_string(),
+            win.cause_label(),
+            win.censored.to_string(),
+            win.change.map_or(String::new(), |c| (c + 1).to_string()),
+        ];
+        w.write_record(&record).map_err(|e| csv_error(&path, e))?;
+    }
+    finish(w, dir, "windows.csv")
+}
+
+fn opt_ms(t: Option<SimTime>) -> String {
+    t.map_or(String::new(), ms)
+}
+
+fn opt_human(t: Option<SimTime>) -> String {
+    t.map_or(String::new(), |t| t.to_string())
+}
+
+fn write_changes(dir: &Path, changes: &[ChangeRecord]) -> Result<(), Error> {
+    let path = dir.join("changes.csv");
+    let mut w = create(
+        dir,
+        "changes.csv",
+        &[
+            "change",
+            "at_ms",
+            "at",
+            "description",
+            "affected",
+            "first_consistent_ms",
+            "all_consistent_ms",
+            "bound_ms",
+            "first_consistent",
+            "all_consistent",
+            "bound",
+            "within_bound",
+        ],
+    )?;
+    for (i, c) in changes.iter().enumerate() {
+        let within = match (c.all_consistent, c.bound) {
+            (_, None) => "",
+            (Some(all), Some(bound)) if all <= bound => "yes",
+            (Some(_), Some(_)) => "no",
+            (None, Some(_)) => "censored",
+        };
+        let record = [
+            (i + 1).to_string(),
+            ms(c.at),
+            c.at.to_string(),
+            c.description.clone(),
+            c.affected.to_string(),
+            opt_ms(c.first_consistent),
+            opt_ms(c.all_consistent),
+            opt_ms(c.bound),
+            opt_human(c.first_consistent),
+            opt_human(c.all_consistent),
+            opt_human(c.bound),
+            within.to_string(),
+        ];
+        w.write_record(&record).map_err(|e| csv_error(&path, e))?;
+    }
+    finish(w, dir, "changes.csv")
+}
+
+/// The default results folder of a scenario: `results/<name>`.
+pub fn default_out_dir(scenario: &Scenario) -> PathBuf {
+    Path::new("results").join(&scenario.name)
+}
+
+fn sibling(out: &Path, suffix: &str) -> Result<PathBuf, Error> {
+    let name = out.file_name().ok_or_else(|| {
+        Error::Usage(format!(
+            "invalid output folder `{}`: it has no final name",
+            out.display()
+        ))
+    })?;
+    let mut hidden = std::ffi::OsString::from(".");
+    hidden.push(name);
+    hidden.push(suffix);
+    Ok(out.with_file_name(hidden))
+}
+
+/// Runs `scenario` and writes every output file into `out`, replacing it only once complete.
+pub fn run_to_dir(scenario: &Scenario, out: &Path) -> Result<RunResult, Error> {
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent)
+            .map_err(|e| Error::io(format!("failed to create `{}`", parent.display()), e))?;
+    }
+    let partial = sibling(out, ".partial")?;
+    if partial.exists() {
+        fs::remove_dir_all(&partial)
+            .map_err(|e| Error::io(format!("failed to remove `{}`", partial.display()), e))?;
+    }
+    fs::create_dir(&partial)
+        .map_err(|e| Error::io(format!("failed to create `{}`", partial.display()), e))?;
+
+    let outcome = (|| {
+        let mut sink = CsvSink::create(scenario, &partial)?;
+        let result = sim::simulate(scenario, &mut sink)?;
+        sink.finish()?;
+        write_windows(scenario, &partial, &result.windows)?;
+        write_changes(&partial, &result.changes)?;
+        Ok(result)
+    })();
+    let result = match outcome {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&partial);
+            return Err(e);
+        }
+    };
+
+    // Swap the complete folder in: move the old one aside, rename, then delete the old one.
+    let old = sibling(out, ".old")?;
+    if old.exists() {
+        fs::remove_dir_all(&old)
+            .map_err(|e| Error::io(format!("failed to remove `{}`", old.display()), e))?;
+    }
+    if out.exists() {
+        fs::rename(out, &old)
+            .map_err(|e| Error::io(format!("failed to replace `{}`", out.display()), e))?;
+    }
+    fs::rename(&partial, out).map_err(|e| {
+        Error::io(
+            format!("failed to move results into `{}`", out.display()),
+            e,
+        )
+    })?;
+    if old.exists() {
+        fs::remove_dir_all(&old)
+            .map_err(|e| Error::io(format!("failed to remove `{}`", old.display()), e))?;
+    }
+    Ok(result)
+}
+
+/// Formats a duration in milliseconds for tables.
+pub fn human(ms: u64) -> String {
+    format_duration(ms)
+}

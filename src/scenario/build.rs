@@ -1,0 +1,1946 @@
+//! The second loading stage: from the as-written [`RawScenario`] to a validated [`Scenario`].
+//!
+//! Every check records a [`Diagnostic`] and carries on, so that one run reports every independent
+//! problem of a file. Entities are sorted by name before indices are given out, and events are
+//! sorted by (instant, class, description), so the order of entries in the file changes nothing.
+//! Two directory changes to the same relation at the same instant are rejected, because their
+//! order would then matter.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::Path;
+
+use toml::Spanned;
+
+use super::preset::{self, Preset};
+use super::raw::*;
+use super::*;
+use crate::error::{Diagnostic, Error, ScenarioError, closest};
+use crate::model::roles::{Plane, RoleDefinition, builtin_roles, normalize_scope};
+use crate::time::{SimDuration, SimTime, parse_duration};
+
+/// Reads and validates a scenario file.
+pub fn load_file(path: &Path) -> Result<Scenario, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io(format!("failed to read scenario `{}`", path.display()), e))?;
+    load_str(&text, path).map_err(Error::from)
+}
+
+/// Validates scenario text; `file` names it in diagnostics and gives the default scenario name.
+pub fn load_str(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
+    let fail = |diagnostics| ScenarioError {
+        file: file.to_path_buf(),
+        text: text.to_string(),
+        diagnostics,
+    };
+    let raw: RawScenario = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let mut d = Diagnostic::new(e.message().trim().to_string());
+            if let Some(span) = e.span() {
+                d = d.span(span);
+            }
+            return Err(fail(vec![d]));
+        }
+    };
+    let mut builder = Builder {
+        diagnostics: Vec::new(),
+        parameters: Vec::new(),
+    };
+    let scenario = builder.build(raw, file);
+    match scenario {
+        Some(s) if builder.diagnostics.is_empty() => Ok(s),
+        _ => Err(fail(builder.diagnostics)),
+    }
+}
+
+struct Builder {
+    diagnostics: Vec<Diagnostic>,
+    parameters: Vec<ResolvedParameter>,
+}
+
+/// A name declared in the file, with its index after sorting and the span of its declaration.
+struct Declared {
+    index: usize,
+    span: Range<usize>,
+}
+
+fn span_of<T>(s: &Spanned<T>) -> Range<usize> {
+    s.span()
+}
+
+fn list_names<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.collect();
+    if names.is_empty() {
+        "none are declared".to_string()
+    } else {
+        format!("valid names: {}", names.join(", "))
+    }
+}
+
+impl Builder {
+    fn error(&mut self, d: Diagnostic) {
+        self.diagnostics.push(d);
+    }
+
+    fn param(&mut self, key: impl Into<String>, value: impl ToString, origin: impl Into<String>) {
+        self.parameters.push(ResolvedParameter {
+            key: key.into(),
+            value: value.to_string(),
+            origin: origin.into(),
+        });
+    }
+
+    fn duration(&mut self, text: &Text, key: &str) -> Option<SimDuration> {
+        match parse_duration(text.get_ref()) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.error(
+                    Diagnostic::new(e.0)
+                        .key(key)
+                        .span(span_of(text))
+                        .help("durations are written like `8h`, `1h30m`, `24h5m` or `250ms`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn positive_duration(&mut self, text: &Text, key: &str) -> Option<SimDuration> {
+        let d = self.duration(text, key)?;
+        if d.ms() == 0 {
+            self.error(
+                Diagnostic::new(format!("`{key}` must be longer than zero"))
+                    .key(key)
+                    .span(span_of(text)),
+            );
+            return None;
+        }
+        Some(d)
+    }
+
+    fn choice<T: Copy>(&mut self, text: &Text, key: &str, options: &[(&str, T)]) -> Option<T> {
+        let value = text.get_ref().as_str();
+        if let Some((_, v)) = options.iter().find(|(n, _)| *n == value) {
+            return Some(*v);
+        }
+        let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+        let mut help = format!("valid values: {}", names.join(", "));
+        if let Some(c) = closest(value, names.iter().copied()) {
+            help = format!("did you mean `{c}`? {help}");
+        }
+        self.error(
+            Diagnostic::new(format!("invalid value `{value}` for `{key}`"))
+                .key(key)
+                .span(span_of(text))
+                .help(help),
+        );
+        None
+    }
+
+    /// Sorts named entries, reports duplicates, and returns the declarations by name.
+    fn declare<'a, T>(
+        &mut self,
+        entries: &'a [T],
+        name_of: impl Fn(&T) -> &Text,
+        section: &str,
+    ) -> (Vec<&'a T>, BTreeMap<String, Declared>) {
+        let mut order: Vec<usize> = (0..entries.len()).collect();
+        order.sort_by(|&a, &b| {
+            name_of(&entries[a])
+                .get_ref()
+                .cmp(name_of(&entries[b]).get_ref())
+        });
+        let mut declared: BTreeMap<String, Declared> = BTreeMap::new();
+        let mut sorted = Vec::new();
+        for &i in &order {
+            let name = name_of(&entries[i]);
+            let key = format!("{section}[{i}].name");
+            if name.get_ref().trim().is_empty() {
+                self.error(
+                    Diagnostic::new(format!("empty name in `{section}`"))
+                        .key(key)
+                        .span(span_of(name)),
+                );
+                continue;
+            }
+            if let Some(first) = declared.get(name.get_ref()) {
+                let d = Diagnostic::new(format!(
+                    "duplicate name `{}` in `{section}`",
+                    name.get_ref()
+                ))
+                .key(key)
+                .span(span_of(name))
+                .related("first declared", first.span.clone())
+                .help("each entry needs a unique name");
+                self.error(d);
+                continue;
+            }
+            declared.insert(
+                name.get_ref().clone(),
+                Declared {
+                    index: sorted.len(),
+                    span: span_of(name),
+                },
+            );
+            sorted.push(&entries[i]);
+        }
+        (sorted, declared)
+    }
+
+    fn lookup(
+        &mut self,
+        declared: &BTreeMap<String, Declared>,
+        name: &Text,
+        what: &str,
+        key: &str,
+    ) -> Option<usize> {
+        if let Some(d) = declared.get(name.get_ref()) {
+            return Some(d.index);
+        }
+        let mut help = list_names(declared.keys().map(String::as_str));
+        if let Some(c) = closest(name.get_ref(), declared.keys().map(String::as_str)) {
+            help = format!("did you mean `{c}`? {help}");
+        }
+        self.error(
+            Diagnostic::new(format!("unknown {what} `{}`", name.get_ref()))
+                .key(key)
+                .span(span_of(name))
+                .help(help),
+        );
+        None
+    }
+
+    fn build(&mut self, raw: RawScenario, file: &Path) -> Option<Scenario> {
+        // Identity of the run: name, preset, seed, horizon.
+        let name = self.scenario_name(&raw, file);
+        let preset = self.preset(&raw);
+        let seed = raw.seed.as_ref().map_or(1, |s| *s.get_ref());
+        self.param(
+            "seed",
+            seed,
+            if raw.seed.is_some() {
+                "scenario"
+            } else {
+                "default"
+            },
+        );
+        let horizon = match &raw.horizon {
+            Some(h) => self
+                .positive_duration(h, "horizon")
+                .map(|d| SimTime(d.ms())),
+            None => {
+                self.error(
+                    Diagnostic::new("missing key `horizon`")
+                        .key("horizon")
+                        .help("add for example `horizon = \"12h\"`: the end of the simulated time"),
+                );
+                None
+            }
+        };
+        if let Some(h) = horizon {
+            self.param("horizon", h, "scenario");
+        }
+        let platform = self.platform(&raw.platform, preset);
+
+        // Directory: principals, groups, roles.
+        let (principals, principal_names) = self.principals(&raw.principals, &platform);
+        let (group_entries, group_names) = self.declare(&raw.groups, |g| &g.name, "groups");
+        let groups: Vec<Group> = group_entries
+            .iter()
+            .map(|g| Group {
+                name: g.name.get_ref().clone(),
+            })
+            .collect();
+        for (name, d) in &group_names {
+            if let Some(p) = principal_names.get(name) {
+                self.error(
+                    Diagnostic::new(format!("`{name}` names both a principal and a group"))
+                        .key("groups")
+                        .span(d.span.clone())
+                        .related("the principal is declared", p.span.clone())
+                        .help("principals and groups share one namespace; rename one of them"),
+                );
+            }
+        }
+        let subjects = Subjects {
+            principals: &principal_names,
+            groups: &group_names,
+        };
+        let memberships = self.memberships(&raw.groups, &subjects, &groups);
+        let (roles, role_names) = self.roles(&raw.roles);
+
+        // Services, resources and apps.
+        let mut resources = Resources::default();
+        let (services, service_names) =
+            self.services(&raw.services, preset, &group_names, &mut resources);
+        let (apps, app_names) = self.apps(&raw.apps, &principal_names);
+
+        // Initial assignments and grants.
+        let mut assignments = BTreeSet::new();
+        for (i, a) in raw.assignments.iter().enumerate() {
+            let key = format!("assignments[{i}]");
+            let assignment = self.assignment(
+                &subjects,
+                &role_names,
+                &a.principal,
+                &a.role,
+                &a.scope,
+                &key,
+            );
+            if assignment.as_ref().is_some_and(|a| assignments.contains(a)) {
+                self.error(
+                    Diagnostic::new("duplicate role assignment")
+                        .key(key)
+                        .span(span_of(&raw.assignments[i].principal))
+                        .help("each (principal, role, scope) may be assigned once"),
+                );
+            } else if let Some(a) = assignment {
+                assignments.insert(a);
+            }
+        }
+        let mut app_role_grants = BTreeSet::new();
+        for (i, g) in raw.app_roles.iter().enumerate() {
+            let key = format!("app_roles[{i}]");
+            if let Some(g) = self.app_role(
+                &subjects,
+                &service_names,
+                &g.principal,
+                &g.service,
+                &g.role,
+                &key,
+            ) {
+                app_role_grants.insert(g);
+            }
+        }
+
+        // Traffic and observation.
+        let context = TargetContext {
+            apps: &app_names,
+            services: &service_names,
+            service_list: &services,
+        };
+        let horizon_or_max = horizon.unwrap_or(SimTime::NEVER);
+        let workloads = self.workloads(&raw.workloads, &context, &mut resources, horizon_or_max);
+        let token_requests = self.token_requests(
+            &raw.token_requests,
+            &app_names,
+            &mut resources,
+            horizon_or_max,
+        );
+        let events = self.events(
+            &raw.events,
+            &subjects,
+            &role_names,
+            &app_names,
+            &service_names,
+            &services,
+            horizon_or_max,
+        );
+        let probes = self.probes(&raw.probes, &context, &mut resources, &workloads);
+        for (i, app) in apps.iter().enumerate() {
+            self.param(
+                format!("apps.{}.client_cache", app.name),
+                &app.client_cache_name,
+                origin_of(
+                    raw.apps
+                        .iter()
+                        .find(|a| a.name.get_ref() == &app.name)
+                        .and_then(|a| a.client_cache.as_ref())
+                        .is_some(),
+                ),
+            );
+            let _ = i;
+        }
+
+        let (horizon, platform) = (horizon?, platform?);
+        let mut scenario = Scenario {
+            name,
+            description: raw.description.clone().unwrap_or_default(),
+            preset: preset.name,
+            seed,
+            horizon,
+            platform,
+            principals,
+            groups,
+            memberships,
+            roles,
+            assignments,
+            app_role_grants,
+            apps,
+            services,
+            workloads,
+            token_requests,
+            events,
+            probes,
+            resources: resources.names,
+            parameters: std::mem::take(&mut self.parameters),
+        };
+        self.check_event_sequence(&mut scenario, &raw);
+        Some(scenario)
+    }
+
+    fn scenario_name(&mut self, raw: &RawScenario, file: &Path) -> String {
+        let (name, span) = match &raw.name {
+            Some(n) => (n.get_ref().clone(), Some(span_of(n))),
+            None => (
+                file.file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "scenario".into()),
+                None,
+            ),
+        };
+        let valid = !name.is_empty()
+            && !name.starts_with('.')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !valid {
+            let mut d = Diagnostic::new(format!("invalid scenario name `{name}`"))
+                .key("name")
+                .help("a name becomes a folder under results/: use letters, digits, `-`, `_` and `.`, not starting with `.`");
+            if let Some(span) = span {
+                d = d.span(span);
+            }
+            self.error(d);
+        }
+        name
+    }
+
+    fn preset(&mut self, raw: &RawScenario) -> &'static Preset {
+        let Some(text) = &raw.preset else {
+            self.param("preset", preset::DEFAULT_PRESET.name, "default");
+            return preset::DEFAULT_PRESET;
+        };
+        let options: Vec<(&str, &'static Preset)> =
+            preset::PRESETS.iter().map(|p| (p.name, *p)).collect();
+        let chosen = self
+            .choice(text, "preset", &options)
+            .unwrap_or(preset::DEFAULT_PRESET);
+        self.param("preset", chosen.name, "scenario");
+        chosen
+    }
+
+    fn platform(&mut self, raw: &RawPlatform, preset: &Preset) -> Option<Platform> {
+        let origin = |set: bool| {
+            if set {
+                "scenario".to_string()
+            } else {
+                format!("preset {}", preset.name)
+            }
+        };
+        let value = |b: &mut Builder, text: &Option<Text>, key: &str, default: SimDuration| {
+            let d = match text {
+                Some(t) => b.duration(t, &format!("platform.{key}"))?,
+                None => default,
+            };
+            b.param(format!("platform.{key}"), d, origin(text.is_some()));
+            Some(d)
+        };
+        let token_lifetime = value(
+            self,
+            &raw.token_lifetime,
+            "token_lifetime",
+            preset.token_lifetime,
+        );
+        let backend_ttl = value(
+            self,
+            &raw.backend_ttl,
+            "backend_ttl",
+            token_lifetime.unwrap_or(preset.token_lifetime),
+        );
+        let direct_min = value(
+            self,
+            &raw.direct_token_lifetime_min,
+            "direct_token_lifetime_min",
+            preset.direct_token_lifetime_min,
+        );
+        let direct_max = value(
+            self,
+            &raw.direct_token_lifetime_max,
+            "direct_token_lifetime_max",
+            preset.direct_token_lifetime_max,
+        );
+        let overage_limit = raw
+            .overage_limit
+            .as_ref()
+            .map_or(preset.overage_limit, |o| *o.get_ref());
+        self.param(
+            "platform.overage_limit",
+            overage_limit,
+            origin(raw.overage_limit.is_some()),
+        );
+        let (token_lifetime, backend_ttl, direct_min, direct_max) =
+            (token_lifetime?, backend_ttl?, direct_min?, direct_max?);
+        if let Some(t) = raw
+            .token_lifetime
+            .as_ref()
+            .filter(|_| token_lifetime.ms() == 0)
+        {
+            self.error(
+                Diagnostic::new("`platform.token_lifetime` must be longer than zero")
+                    .key("platform.token_lifetime")
+                    .span(span_of(t)),
+            );
+        }
+        if direct_min > direct_max || direct_min.ms() == 0 {
+            let mut d = Diagnostic::new(format!(
+                "invalid direct token lifetime range {direct_min}..{direct_max}"
+            ))
+            .key("platform.direct_token_lifetime_min")
+            .help("the minimum must be longer than zero and not above the maximum");
+            if let Some(t) = raw
+                .direct_token_lifetime_min
+                .as_ref()
+                .or(raw.direct_token_lifetime_max.as_ref())
+            {
+                d = d.span(span_of(t));
+            }
+            self.error(d);
+        }
+        Some(Platform {
+            token_lifetime,
+            backend_ttl,
+            direct_token_lifetime_min: direct_min,
+            direct_token_lifetime_max: direct_max,
+            overage_limit,
+        })
+    }
+
+    fn principals(
+        &mut self,
+        raw: &[RawPrincipal],
+        platform: &Option<Platform>,
+    ) -> (Vec<Principal>, BTreeMap<String, Declared>) {
+        let (sorted, names) = self.declare(raw, |p| &p.name, "principals");
+        let kinds: Vec<(&str, PrincipalKind)> = PrincipalKind::NAMES
+            .iter()
+            .map(|n| (*n, PrincipalKind::parse(n).expect("listed kind parses")))
+            .collect();
+        let mut principals = Vec::new();
+        for p in sorted {
+            let i = raw.iter().position(|r| std::ptr::eq(r, p)).unwrap_or(0);
+            let kind = self
+                .choice(&p.kind, &format!("principals[{i}].kind"), &kinds)
+                .unwrap_or(PrincipalKind::ServicePrincipal);
+            let fixed = p.token_lifetime.as_ref().and_then(|t| {
+                self.positive_duration(t, &format!("principals[{i}].token_lifetime"))
+            });
+            let token_lifetime = match (fixed, platform) {
+                (Some(d), _) => TokenLifetime::Fixed(d),
+                (None, Some(pl)) if kind.is_managed_identity() => {
+                    TokenLifetime::Fixed(pl.token_lifetime)
+                }
+                (None, Some(pl)) => TokenLifetime::Uniform(
+                    pl.direct_token_lifetime_min,
+                    pl.direct_token_lifetime_max,
+                ),
+                (None, None) => TokenLifetime::Fixed(SimDuration::from_hours(1)),
+            };
+            principals.push(Principal {
+                name: p.name.get_ref().clone(),
+                kind,
+                token_lifetime,
+            });
+        }
+        (principals, names)
+    }
+
+    fn subject(&mut self, subjects: &Subjects, name: &Text, key: &str) -> Option<Subject> {
+        if let Some(d) = subjects.principals.get(name.get_ref()) {
+            return Some(Subject::Principal(d.index));
+        }
+        if let Some(d) = subjects.groups.get(name.get_ref()) {
+            return Some(Subject::Group(d.index));
+        }
+        let all = subjects
+            .principals
+            .keys()
+            .chain(subjects.groups.keys())
+            .map(String::as_str);
+        let mut help = list_names(all.clone());
+        if let Some(c) = closest(name.get_ref(), all) {
+            help = format!("did you mean `{c}`? {help}");
+        }
+        self.error(
+            Diagnostic::new(format!("unknown principal or group `{}`", name.get_ref()))
+                .key(key)
+                .span(span_of(name))
+                .help(help),
+        );
+        None
+    }
+
+    fn memberships(
+        &mut self,
+        raw: &[RawGroup],
+        subjects: &Subjects,
+        groups: &[Group],
+    ) -> BTreeSet<(GroupId, Subject)> {
+        let mut memberships = BTreeSet::new();
+        for (i, g) in raw.iter().enumerate() {
+            let Some(group) = subjects.groups.get(g.name.get_ref()).map(|d| d.index) else {
+                continue;
+            };
+            for (j, m) in g.members.iter().enumerate() {
+                let key = format!("groups[{i}].members[{j}]");
+                let Some(member) = self.subject(subjects, m, &key) else {
+                    continue;
+                };
+                if member == Subject::Group(group) {
+                    self.error(
+                        Diagnostic::new(format!("group `{}` contains itself", g.name.get_ref()))
+                            .key(key)
+                            .span(span_of(m)),
+                    );
+                    continue;
+                }
+                if !memberships.insert((group, member)) {
+                    self.error(
+                        Diagnostic::new(format!(
+                            "`{}` is listed twice in group `{}`",
+                            m.get_ref(),
+                            g.name.get_ref()
+                        ))
+                        .key(key)
+                        .span(span_of(m)),
+                    );
+                }
+            }
+        }
+        if let Some(cycle) = find_group_cycle(&memberships, groups.len()) {
+            let names: Vec<&str> = cycle.iter().map(|&g| groups[g].name.as_str()).collect();
+            let first = &groups[cycle[0]].name;
+            let span = subjects.groups.get(first).map(|d| d.span.clone());
+            let mut d = Diagnostic::new(format!("group membership cycle: {}", names.join(" -> ")))
+                .key("groups")
+                .help("nested groups must form a hierarchy; remove one membership of the cycle");
+            if let Some(span) = span {
+                d = d.span(span);
+            }
+            self.error(d);
+        }
+        memberships
+    }
+
+    fn roles(&mut self, raw: &[RawRole]) -> (Vec<RoleDefinition>, BTreeMap<String, Declared>) {
+        let mut roles = builtin_roles();
+        let builtin_names: BTreeSet<String> = roles.iter().map(|r| r.name.clone()).collect();
+        let (sorted, _) = self.declare(raw, |r| &r.name, "roles");
+        for r in sorted {
+            if builtin_names.contains(r.name.get_ref()) {
+                self.error(
+                    Diagnostic::new(format!("role `{}` is a built-in role", r.name.get_ref()))
+                        .key("roles")
+                        .span(span_of(&r.name))
+                        .help("give the custom role another name"),
+                );
+                continue;
+            }
+            roles.push(RoleDefinition {
+                name: r.name.get_ref().clone(),
+                actions: r.actions.clone(),
+                not_actions: r.not_actions.clone(),
+                data_actions: r.data_actions.clone(),
+                not_data_actions: r.not_data_actions.clone(),
+                builtin: false,
+            });
+        }
+        let names = roles
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                (
+                    r.name.clone(),
+                    Declared {
+                        index: i,
+                        span: 0..0,
+                    },
+                )
+            })
+            .collect();
+        (roles, names)
+    }
+
+    fn services(
+        &mut self,
+        raw: &[RawService],
+        preset: &Preset,
+        groups: &BTreeMap<String, Declared>,
+        resources: &mut Resources,
+    ) -> (Vec<Service>, BTreeMap<String, Declared>) {
+        let (sorted, names) = self.declare(raw, |s| &s.name, "services");
+        let mut services = Vec::new();
+        let mut audience_owner: BTreeMap<String, String> = BTreeMap::new();
+        for s in sorted {
+            let i = raw.iter().position(|r| std::ptr::eq(r, s)).unwrap_or(0);
+            let service = self.service(s, i, preset, groups, resources);
+            for &a in &service.audiences {
+                let audience = resources.names[a].clone();
+                if let Some(owner) = audience_owner.insert(audience.clone(), service.name.clone()) {
+                    self.error(
+                        Diagnostic::new(format!("audience `{audience}` is accepted by both `{owner}` and `{}`", service.name))
+                            .key(format!("services[{i}].audiences"))
+                            .span(span_of(&s.name))
+                            .help("each audience belongs to one service; give one service `audiences` of its own"),
+                    );
+                }
+            }
+            services.push(service);
+        }
+        (services, names)
+    }
+
+    fn service(
+        &mut self,
+        s: &RawService,
+        i: usize,
+        preset: &Preset,
+        groups: &BTreeMap<String, Declared>,
+        resources: &mut Resources,
+    ) -> Service {
+        let name = s.name.get_ref().clone();
+        let key = |field: &str| format!("services[{i}].{field}");
+        let kinds = [
+            ("arm", "arm"),
+            ("storage", "storage"),
+            ("keyvault", "keyvault"),
+            ("custom", "custom"),
+        ];
+        let kind = match &s.kind {
+            Some(k) => self.choice(k, &key("kind"), &kinds).unwrap_or("custom"),
+            None => "custom",
+        };
+        let (default_audiences, default_plane, default_auth, default_max_age): (
+            &[&str],
+            Plane,
+            Authorization,
+            SimDuration,
+        ) = match kind {
+            "arm" => (
+                &[
+                    "https://management.azure.com/",
+                    "https://management.azure.com",
+                    "https://management.core.windows.net/",
+                ],
+                Plane::Control,
+                Authorization::Rbac,
+                preset.arm_max_age,
+            ),
+            "storage" => (
+                &["https://storage.azure.com/", "https://storage.azure.com"],
+                Plane::Data,
+                Authorization::Rbac,
+                preset.storage_max_age,
+            ),
+            "keyvault" => (
+                &["https://vault.azure.net", "https://vault.azure.net/"],
+                Plane::Data,
+                Authorization::Rbac,
+                preset.keyvault_max_age,
+            ),
+            _ => (
+                &[],
+                Plane::Control,
+                Authorization::Claims,
+                SimDuration::ZERO,
+            ),
+        };
+        let origin_preset = format!("preset {} ({kind} service)", preset.name);
+        let origin = |set: bool| {
+            if set {
+                "scenario".to_string()
+            } else {
+                origin_preset.clone()
+            }
+        };
+
+        let audiences: Vec<ResourceId> = match &s.audiences {
+            Some(list) if !list.is_empty() => {
+                list.iter().map(|a| resources.intern(a.get_ref())).collect()
+            }
+            Some(_) | None if default_audiences.is_empty() => {
+                self.error(
+                    Diagnostic::new(format!("service `{name}` accepts no audience"))
+                        .key(key("audiences"))
+                        .span(span_of(&s.name))
+                        .help("add `audiences = [\"api://my-api\"]`, or set `kind` to arm, storage or keyvault"),
+                );
+                Vec::new()
+            }
+            _ => default_audiences
+                .iter()
+                .map(|a| resources.intern(a))
+                .collect(),
+        };
+        let instances = match &s.instances {
+            Some(n) if *n.get_ref() == 0 => {
+                self.error(
+                    Diagnostic::new(format!("service `{name}` has zero instances"))
+                        .key(key("instances"))
+                        .span(span_of(n))
+                        .help("a service needs at least 1 instance"),
+                );
+                1
+            }
+            Some(n) => *n.get_ref(),
+            None => 1,
+        };
+        let routing = match &s.routing {
+            Some(r) => self
+                .choice(
+                    r,
+                    &key("routing"),
+                    &[
+                        ("round-robin", Routing::RoundRobin),
+                        ("random", Routing::Random),
+                        ("sticky", Routing::Sticky),
+                    ],
+                )
+                .unwrap_or(Routing::RoundRobin),
+            None => Routing::RoundRobin,
+        };
+        let authorization = match &s.authorization {
+            Some(a) => self
+                .choice(
+                    a,
+                    &key("authorization"),
+                    &[
+                        ("rbac", Authorization::Rbac),
+                        ("claims", Authorization::Claims),
+                    ],
+                )
+                .unwrap_or(default_auth),
+            None => default_auth,
+        };
+        let plane = match &s.plane {
+            Some(p) => self
+                .choice(
+                    p,
+                    &key("plane"),
+                    &[("control", Plane::Control), ("data", Plane::Data)],
+                )
+                .unwrap_or(default_plane),
+            None => default_plane,
+        };
+        let rbac_max_age = match &s.rbac_max_age {
+            Some(t) => self
+                .duration(t, &key("rbac_max_age"))
+                .unwrap_or(default_max_age),
+            None => default_max_age,
+        };
+        let reload_on_new_token = s.reload_on_new_token.unwrap_or(true);
+        let replication = match &s.replication {
+            Some(r) => self
+                .replication(r, &key("replication"))
+                .unwrap_or(Replication::Fixed(SimDuration::ZERO)),
+            None => Replication::Fixed(SimDuration::ZERO),
+        };
+        let mut rules = Vec::new();
+        for (j, r) in s.rules.iter().enumerate() {
+            let mut rule_groups = BTreeSet::new();
+            for (k, g) in r.groups.iter().enumerate() {
+                if let Some(id) = self.lookup(
+                    groups,
+                    g,
+                    "group",
+                    &format!("services[{i}].rules[{j}].groups[{k}]"),
+                ) {
+                    rule_groups.insert(id);
+                }
+            }
+            rules.push(ClaimsRule {
+                actions: r.actions.clone().unwrap_or_else(|| vec!["*".to_string()]),
+                groups: rule_groups,
+                roles: r.roles.iter().cloned().collect(),
+            });
+        }
+        if authorization == Authorization::Claims && rules.is_empty() {
+            self.error(
+                Diagnostic::new(format!("claims-authorized service `{name}` has no rules, so it would deny everything"))
+                    .key(key("rules"))
+                    .span(span_of(&s.name))
+                    .help("add a rule such as `[[services.rules]]` with `groups = [\"readers\"]` or `roles = [\"Data.Read\"]`"),
+            );
+        }
+        if authorization == Authorization::Rbac && !s.rules.is_empty() {
+            self.error(
+                Diagnostic::new(format!("service `{name}` uses RBAC, which ignores `rules`"))
+                    .key(key("rules"))
+                    .span(span_of(&s.name))
+                    .help("set `authorization = \"claims\"` or remove the rules"),
+            );
+        }
+        let p = format!("services.{name}");
+        self.param(
+            format!("{p}.kind"),
+            kind,
+            if s.kind.is_some() {
+                "scenario"
+            } else {
+                "default"
+            },
+        );
+        self.param(
+            format!("{p}.instances"),
+            instances,
+            if s.instances.is_some() {
+                "scenario"
+            } else {
+                "default"
+            },
+        );
+        self.param(
+            format!("{p}.routing"),
+            routing.as_str(),
+            if s.routing.is_some() {
+                "scenario"
+            } else {
+                "default"
+            },
+        );
+        self.param(
+            format!("{p}.authorization"),
+            match authorization {
+                Authorization::Rbac => "rbac",
+                Authorization::Claims => "claims",
+            },
+            origin(s.authorization.is_some()),
+        );
+        if authorization == Authorization::Rbac {
+            self.param(
+                format!("{p}.plane"),
+                plane.as_str(),
+                origin(s.plane.is_some()),
+            );
+            self.param(
+                format!("{p}.rbac_max_age"),
+                rbac_max_age,
+                origin(s.rbac_max_age.is_some()),
+            );
+            self.param(
+                format!("{p}.reload_on_new_token"),
+                reload_on_new_token,
+                if s.reload_on_new_token.is_some() {
+                    "scenario"
+                } else {
+                    "default"
+                },
+            );
+            self.param(
+                format!("{p}.replication"),
+                replication.describe(),
+                if s.replication.is_some() {
+                    "scenario"
+                } else {
+                    "default"
+                },
+            );
+        }
+        Service {
+            name,
+            kind: kind.to_string(),
+            audiences,
+            instances,
+            routing,
+            authorization,
+            plane,
+            rbac_max_age,
+            reload_on_new_token,
+            replication,
+            rules,
+        }
+    }
+
+    fn replication(&mut self, r: &Spanned<RawReplication>, key: &str) -> Option<Replication> {
+        let span = span_of(r);
+        let parse = |b: &mut Builder, text: &Option<String>, field: &str| -> Option<SimDuration> {
+            let Some(text) = text else {
+                b.error(
+                    Diagnostic::new(format!("missing `{field}` in `{key}`"))
+                        .key(key)
+                        .span(span.clone()),
+                );
+                return None;
+            };
+            match parse_duration(text) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    b.error(
+                        Diagnostic::new(e.0)
+                            .key(format!("{key}.{field}"))
+                            .span(span.clone()),
+                    );
+                    None
+                }
+            }
+        };
+        match r.get_ref() {
+            RawReplication::Fixed(text) => match parse_duration(text) {
+                Ok(d) => Some(Replication::Fixed(d)),
+                Err(e) => {
+                    self.error(Diagnostic::new(e.0).key(key).span(span));
+                    None
+                }
+            },
+            RawReplication::Table(t) => match t.distribution.as_str() {
+                "fixed" => parse(self, &t.delay, "delay").map(Replication::Fixed),
+                "uniform" => {
+                    let (low, high) = (parse(self, &t.min, "min")?, parse(self, &t.max, "max")?);
+                    if low > high {
+                        self.error(
+                            Diagnostic::new(format!(
+                                "uniform replication delay has min {low} above max {high}"
+                            ))
+                            .key(key)
+                            .span(span),
+                        );
+                        return None;
+                    }
+                    Some(Replication::Uniform(low, high))
+                }
+                "exponential" => parse(self, &t.mean, "mean").map(Replication::Exponential),
+                other => {
+                    self.error(
+                        Diagnostic::new(format!("invalid replication distribution `{other}`"))
+                            .key(format!("{key}.distribution"))
+                            .span(span)
+                            .help("valid values: fixed (with `delay`), uniform (with `min` and `max`), exponential (with `mean`)"),
+                    );
+                    None
+                }
+            },
+        }
+    }
+
+    fn apps(
+        &mut self,
+        raw: &[RawApp],
+        principals: &BTreeMap<String, Declared>,
+    ) -> (Vec<App>, BTreeMap<String, Declared>) {
+        let (sorted, names) = self.declare(raw, |a| &a.name, "apps");
+        let mut apps = Vec::new();
+        for a in sorted {
+            let i = raw.iter().position(|r| std::ptr::eq(r, a)).unwrap_or(0);
+            let key = |field: &str| format!("apps[{i}].{field}");
+            let identity = self
+                .lookup(principals, &a.identity, "principal", &key("identity"))
+                .unwrap_or(0);
+            let (client_cache, client_cache_name) = self.client_cache(a, i);
+            apps.push(App {
+                name: a.name.get_ref().clone(),
+                identity,
+                client_cache,
+                client_cache_name,
+            });
+        }
+        (apps, names)
+    }
+
+    fn client_cache(&mut self, a: &RawApp, i: usize) -> (ClientCache, String) {
+        let key = |field: &str| format!("apps[{i}].{field}");
+        let name = a
+            .client_cache
+            .as_ref()
+            .map_or("none".to_string(), |t| t.get_ref().clone());
+        let five = SimDuration::from_mins(5);
+        let offset = match &a.refresh_offset {
+            Some(t) => self.duration(t, &key("refresh_offset")),
+            None => None,
+        };
+        let preset_offset = match name.as_str() {
+            "adal" | "app-authentication" | "azure-dotnet" | "azure-java" => Some(five),
+            "azure-js" => Some(SimDuration::from_mins(2)),
+            "azure-python" => Some(SimDuration::from_secs(300)),
+            _ => None,
+        };
+        let cache = match name.as_str() {
+            "none" => ClientCache::None,
+            "offset" => match offset {
+                Some(o) => ClientCache::Offset(o),
+                None => {
+                    let mut d =
+                        Diagnostic::new("`client_cache = \"offset\"` needs `refresh_offset`")
+                            .key(key("refresh_offset"))
+                            .help("add for example `refresh_offset = \"5m\"`");
+                    if let Some(t) = &a.client_cache {
+                        d = d.span(span_of(t));
+                    }
+                    self.error(d);
+                    ClientCache::None
+                }
+            },
+            "msal-managed-identity" | "fraction" => {
+                let fraction = a.refresh_fraction.as_ref().map_or(0.5, |f| *f.get_ref());
+                if !(fraction > 0.0 && fraction <= 1.0) {
+                    let span = a.refresh_fraction.as_ref().map(span_of).unwrap_or(0..0);
+                    self.error(
+                        Diagnostic::new(format!(
+                            "`refresh_fraction` must be in (0, 1], not {fraction}"
+                        ))
+                        .key(key("refresh_fraction"))
+                        .span(span),
+                    );
+                }
+                let min_lifetime = match &a.fraction_min_lifetime {
+                    Some(t) => self
+                        .duration(t, &key("fraction_min_lifetime"))
+                        .unwrap_or(SimDuration::from_hours(2)),
+                    None => SimDuration::from_hours(2),
+                };
+                ClientCache::Fraction {
+                    parts_per_million: (fraction.clamp(0.0, 1.0) * 1e6).round() as u64,
+                    min_lifetime,
+                    fallback_offset: offset.unwrap_or(five),
+                }
+            }
+            other => match preset_offset {
+                Some(p) => ClientCache::Offset(offset.unwrap_or(p)),
+                None => {
+                    let names = preset::client_cache_names();
+                    let mut help = format!("valid values: {}", names.join(", "));
+                    if let Some(c) = closest(other, names.iter().copied()) {
+                        help = format!("did you mean `{c}`? {help}");
+                    }
+                    let span = a.client_cache.as_ref().map(span_of).unwrap_or(0..0);
+                    self.error(
+                        Diagnostic::new(format!("invalid value `{other}` for `client_cache`"))
+                            .key(key("client_cache"))
+                            .span(span)
+                            .help(help),
+                    );
+                    ClientCache::None
+                }
+            },
+        };
+        if a.refresh_fraction.is_some() && !matches!(cache, ClientCache::Fraction { .. }) {
+            let span = a.refresh_fraction.as_ref().map(span_of).unwrap_or(0..0);
+            self.error(Diagnostic::new("`refresh_fraction` applies only to `client_cache = \"fraction\"` or \"msal-managed-identity\"").key(key("refresh_fraction")).span(span));
+        }
+        if cache == ClientCache::None && a.refresh_offset.is_some() {
+            let span = a.refresh_offset.as_ref().map(span_of).unwrap_or(0..0);
+            self.error(
+                Diagnostic::new("`refresh_offset` has no effect without a client cache")
+                    .key(key("refresh_offset"))
+                    .span(span)
+                    .help("set `client_cache` to an SDK preset or `offset`"),
+            );
+        }
+        (cache, name)
+    }
+
+    fn assignment(
+        &mut self,
+        subjects: &Subjects,
+        roles: &BTreeMap<String, Declared>,
+        principal: &Text,
+        role: &Text,
+        scope: &Text,
+        key: &str,
+    ) -> Option<Assignment> {
+        let subject = self.subject(subjects, principal, &format!("{key}.principal"));
+        let role = self.lookup(roles, role, "role", &format!("{key}.role"));
+        let scope = self.scope(scope, &format!("{key}.scope"));
+        Some(Assignment {
+            subject: subject?,
+            role: role?,
+            scope: scope?,
+        })
+    }
+
+    fn scope(&mut self, scope: &Text, key: &str) -> Option<String> {
+        if !scope.get_ref().starts_with('/') {
+            self.error(
+                Diagnostic::new(format!("invalid scope `{}`", scope.get_ref()))
+                    .key(key)
+                    .span(span_of(scope))
+                    .help("a scope starts with `/`, for example `/subscriptions/sub1/resourceGroups/rg1`"),
+            );
+            return None;
+        }
+        Some(normalize_scope(scope.get_ref()))
+    }
+
+    fn app_role(
+        &mut self,
+        subjects: &Subjects,
+        services: &BTreeMap<String, Declared>,
+        principal: &Text,
+        service: &Text,
+        role: &Text,
+        key: &str,
+    ) -> Option<AppRoleGrant> {
+        let subject = self.subject(subjects, principal, &format!("{key}.principal"));
+        let service = self.lookup(services, service, "service", &format!("{key}.service"));
+        if role.get_ref().is_empty() {
+            self.error(
+                Diagnostic::new("empty app role name")
+                    .key(format!("{key}.role"))
+                    .span(span_of(role)),
+            );
+            return None;
+        }
+        Some(AppRoleGrant {
+            subject: subject?,
+            service: service?,
+            role: role.get_ref().clone(),
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn target(
+        &mut self,
+        context: &TargetContext,
+        resources: &mut Resources,
+        app: &Text,
+        service: &Text,
+        action: &Text,
+        scope: &Text,
+        resource: &Option<Text>,
+        key: &str,
+    ) -> Option<Target> {
+        let app = self.lookup(context.apps, app, "app", &format!("{key}.app"));
+        let service_id = self.lookup(
+            context.services,
+            service,
+            "service",
+            &format!("{key}.service"),
+        );
+        let scope_norm = self.scope(scope, &format!("{key}.scope"));
+        if action.get_ref().trim().is_empty() {
+            self.error(
+                Diagnostic::new("empty action")
+                    .key(format!("{key}.action"))
+                    .span(span_of(action)),
+            );
+        }
+        let service_id = service_id?;
+        let svc = &context.service_list[service_id];
+        let resource = match resource {
+            Some(r) => {
+                let id = resources.intern(r.get_ref());
+                if !svc.audiences.contains(&id) {
+                    let valid: Vec<&str> = svc
+                        .audiences
+                        .iter()
+                        .map(|&a| resources.names[a].as_str())
+                        .collect();
+                    self.error(
+                        Diagnostic::new(format!(
+                            "service `{}` does not accept tokens for `{}`",
+                            svc.name,
+                            r.get_ref()
+                        ))
+                        .key(format!("{key}.resource"))
+                        .span(span_of(r))
+                        .help(format!(
+                            "valid resources for `{}`: {}",
+                            svc.name,
+                            valid.join(", ")
+                        )),
+                    );
+                    return None;
+                }
+                id
+            }
+            None => *svc.audiences.first()?,
+        };
+        Some(Target {
+            app: app?,
+            service: service_id,
+            action: action.get_ref().clone(),
+            scope: scope_norm?,
+            scope_display: scope.get_ref().clone(),
+            resource,
+        })
+    }
+
+    fn workloads(
+        &mut self,
+        raw: &[RawWorkload],
+        context: &TargetContext,
+        resources: &mut Resources,
+        horizon: SimTime,
+    ) -> Vec<Workload> {
+        let mut workloads: Vec<(String, Range<usize>, Workload)> = Vec::new();
+        for (i, w) in raw.iter().enumerate() {
+            let key = format!("workloads[{i}]");
+            let target = self.target(
+                context,
+                resources,
+                &w.app,
+                &w.service,
+                &w.action,
+                &w.scope,
+                &w.resource,
+                &key,
+            );
+            let arrivals = match &w.arrivals {
+                Some(a) => self.choice(
+                    a,
+                    &format!("{key}.arrivals"),
+                    &[("fixed", Arrivals::Fixed), ("poisson", Arrivals::Poisson)],
+                ),
+                None => Some(Arrivals::Fixed),
+            };
+            let every = self.positive_duration(&w.every, &format!("{key}.every"));
+            let start = match &w.start {
+                Some(t) => self
+                    .duration(t, &format!("{key}.start"))
+                    .map(|d| SimTime(d.ms())),
+                None => Some(SimTime::ZERO),
+            };
+            let stop = match &w.stop {
+                Some(t) => self
+                    .duration(t, &format!("{key}.stop"))
+                    .map(|d| SimTime(d.ms())),
+                None => Some(horizon),
+            };
+            if let (Some(a), Some(b)) = (start, stop) {
+                if b <= a {
+                    let span = w.stop.as_ref().map(span_of).unwrap_or(span_of(&w.every));
+                    self.error(
+                        Diagnostic::new(format!(
+                            "workload stops at {b}, not after its start at {a}"
+                        ))
+                        .key(format!("{key}.stop"))
+                        .span(span),
+                    );
+                }
+                if a >= horizon {
+                    let span = w.start.as_ref().map(span_of).unwrap_or(span_of(&w.every));
+                    self.error(
+                        Diagnostic::new(format!(
+                            "workload starts at {a}, at or after the horizon {horizon}"
+                        ))
+                        .key(format!("{key}.start"))
+                        .span(span),
+                    );
+                }
+            }
+            let (Some(target), Some(arrivals), Some(every), Some(start), Some(stop)) =
+                (target, arrivals, every, start, stop)
+            else {
+                continue;
+            };
+            let (name, span) = match &w.name {
+                Some(n) => (n.get_ref().clone(), span_of(n)),
+                None => (
+                    format!(
+                        "{}/{}/{}",
+                        w.app.get_ref(),
+                        w.service.get_ref(),
+                        short_action(&target.action)
+                    ),
+                    span_of(&w.app),
+                ),
+            };
+            if let Some((_, first, _)) = workloads.iter().find(|(n, _, _)| *n == name) {
+                self.error(
+                    Diagnostic::new(format!("duplicate workload name `{name}`"))
+                        .key(format!("{key}.name"))
+                        .span(span.clone())
+                        .related("first declared", first.clone())
+                        .help("give each workload a unique `name`"),
+                );
+                continue;
+            }
+            workloads.push((
+                name.clone(),
+                span,
+                Workload {
+                    name,
+                    target,
+                    arrivals,
+                    every,
+                    start,
+                    stop,
+                },
+            ));
+        }
+        workloads.sort_by(|a, b| a.0.cmp(&b.0));
+        workloads.into_iter().map(|(_, _, w)| w).collect()
+    }
+
+    fn token_requests(
+        &mut self,
+        raw: &[RawTokenRequest],
+        apps: &BTreeMap<String, Declared>,
+        resources: &mut Resources,
+        horizon: SimTime,
+    ) -> Vec<TokenRequest> {
+        let mut out = Vec::new();
+        for (i, r) in raw.iter().enumerate() {
+            let key = format!("token_requests[{i}]");
+            let at = self.at(&r.at, &format!("{key}.at"), horizon);
+            let app = self.lookup(apps, &r.app, "app", &format!("{key}.app"));
+            if r.resource.get_ref().trim().is_empty() {
+                self.error(
+                    Diagnostic::new("empty resource")
+                        .key(format!("{key}.resource"))
+                        .span(span_of(&r.resource)),
+                );
+                continue;
+            }
+            let resource = resources.intern(r.resource.get_ref());
+            if let (Some(at), Some(app)) = (at, app) {
+                out.push(TokenRequest { at, app, resource });
+            }
+        }
+        out.sort_by(|a, b| {
+            (a.at, a.app, &resources.names[a.resource]).cmp(&(
+                b.at,
+                b.app,
+                &resources.names[b.resource],
+            ))
+        });
+        out
+    }
+
+    fn at(&mut self, text: &Text, key: &str, horizon: SimTime) -> Option<SimTime> {
+        let at = SimTime(self.duration(text, key)?.ms());
+        if at >= horizon {
+            self.error(
+                Diagnostic::new(format!(
+                    "`{key}` is {at}, at or after the horizon {horizon}"
+                ))
+                .key(key)
+                .span(span_of(text))
+                .help("move it before the horizon, or raise `horizon`"),
+            );
+            return None;
+        }
+        Some(at)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn events(
+        &mut self,
+        raw: &[RawEvent],
+        subjects: &Subjects,
+        roles: &BTreeMap<String, Declared>,
+        apps: &BTreeMap<String, Declared>,
+        services: &BTreeMap<String, Declared>,
+        service_list: &[Service],
+        horizon: SimTime,
+    ) -> Vec<ScheduledEvent> {
+        let mut out = Vec::new();
+        for (i, e) in raw.iter().enumerate() {
+            let key = format!("events[{i}]");
+            let at = self.at(&e.at, &format!("{key}.at"), horizon);
+            let kind = self.event_kind(e, &key, subjects, roles, apps, services, service_list);
+            if let (Some(at), Some(kind)) = (at, kind) {
+                out.push((at, kind, span_of(&e.kind)));
+            }
+        }
+        out.into_iter()
+            .map(|(at, kind, _)| ScheduledEvent {
+                at,
+                kind,
+                description: String::new(),
+            })
+            .collect()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn event_kind(
+        &mut self,
+        e: &RawEvent,
+        key: &str,
+        subjects: &Subjects,
+        roles: &BTreeMap<String, Declared>,
+        apps: &BTreeMap<String, Declared>,
+        services: &BTreeMap<String, Declared>,
+        service_list: &[Service],
+    ) -> Option<EventKind> {
+        const KINDS: [&str; 8] = [
+            "add-member",
+            "remove-member",
+            "assign-role",
+            "remove-role",
+            "grant-app-role",
+            "revoke-app-role",
+            "restart-app",
+            "restart-instance",
+        ];
+        let kind = e.kind.get_ref().as_str();
+        let fields: [(&str, bool); 8] = [
+            ("group", e.group.is_some()),
+            ("member", e.member.is_some()),
+            ("principal", e.principal.is_some()),
+            ("role", e.role.is_some()),
+            ("scope", e.scope.is_some()),
+            ("service", e.service.is_some()),
+            ("app", e.app.is_some()),
+            ("instance", e.instance.is_some()),
+        ];
+        let needed: &[&str] = match kind {
+            "add-member" | "remove-member" => &["group", "member"],
+            "assign-role" | "remove-role" => &["principal", "role", "scope"],
+            "grant-app-role" | "revoke-app-role" => &["principal", "service", "role"],
+            "restart-app" => &["app"],
+            "restart-instance" => &["service", "instance"],
+            other => {
+                let mut help = format!("valid kinds: {}", KINDS.join(", "));
+                if let Some(c) = closest(other, KINDS) {
+                    help = format!("did you mean `{c}`? {help}");
+                }
+                self.error(
+                    Diagnostic::new(format!("invalid event kind `{other}`"))
+                        .key(format!("{key}.kind"))
+                        .span(span_of(&e.kind))
+                        .help(help),
+                );
+                return None;
+            }
+        };
+        let mut complete = true;
+        for (field, present) in fields {
+            let wanted = needed.contains(&field);
+            if wanted && !present {
+                self.error(
+                    Diagnostic::new(format!("event `{kind}` needs `{field}`"))
+                        .key(format!("{key}.{field}"))
+                        .span(span_of(&e.kind))
+                        .help(format!("a `{kind}` event takes: {}", needed.join(", "))),
+                );
+                complete = false;
+            } else if present && !wanted {
+                self.error(
+                    Diagnostic::new(format!("event `{kind}` does not take `{field}`"))
+                        .key(format!("{key}.{field}"))
+                        .span(span_of(&e.kind))
+                        .help(format!("a `{kind}` event takes: {}", needed.join(", "))),
+                );
+                complete = false;
+            }
+        }
+        if !complete {
+            return None;
+        }
+        let text = |t: &Option<Text>| t.clone().expect("presence checked above");
+        match kind {
+            "add-member" | "remove-member" => {
+                let group = self.lookup(
+                    subjects.groups,
+                    &text(&e.group),
+                    "group",
+                    &format!("{key}.group"),
+                );
+                let member = self.subject(subjects, &text(&e.member), &format!("{key}.member"));
+                let (group, member) = (group?, member?);
+                if member == Subject::Group(group) {
+                    self.error(
+                        Diagnostic::new("a group cannot be a member of itself")
+                            .key(format!("{key}.member"))
+                            .span(span_of(&text(&e.member))),
+                    );
+                    return None;
+                }
+                Some(if kind == "add-member" {
+                    EventKind::AddMember { group, member }
+                } else {
+                    EventKind::RemoveMember { group, member }
+                })
+            }
+            "assign-role" | "remove-role" => {
+                let a = self.assignment(
+                    subjects,
+                    roles,
+                    &text(&e.principal),
+                    &text(&e.role),
+                    &text(&e.scope),
+                    key,
+                )?;
+                Some(if kind == "assign-role" {
+                    EventKind::AssignRole(a)
+                } else {
+                    EventKind::RemoveRole(a)
+                })
+            }
+            "grant-app-role" | "revoke-app-role" => {
+                let g = self.app_role(
+                    subjects,
+                    services,
+                    &text(&e.principal),
+                    &text(&e.service),
+                    &text(&e.role),
+                    key,
+                )?;
+                Some(if kind == "grant-app-role" {
+                    EventKind::GrantAppRole(g)
+                } else {
+                    EventKind::RevokeAppRole(g)
+                })
+            }
+            "restart-app" => self
+                .lookup(apps, &text(&e.app), "app", &format!("{key}.app"))
+                .map(EventKind::RestartApp),
+            _ => {
+                let service = self.lookup(
+                    services,
+                    &text(&e.service),
+                    "service",
+                    &format!("{key}.service"),
+                )?;
+                let instance = e.instance.as_ref().expect("presence checked above");
+                let count = service_list[service].instances;
+                if *instance.get_ref() >= count {
+                    self.error(
+                        Diagnostic::new(format!(
+                            "service `{}` has no instance {}",
+                            service_list[service].name,
+                            instance.get_ref()
+                        ))
+                        .key(format!("{key}.instance"))
+                        .span(span_of(instance))
+                        .help(format!("instances are numbered from 0 to {}", count - 1)),
+                    );
+                    return None;
+                }
+                Some(EventKind::RestartInstance {
+                    service,
+                    instance: *instance.get_ref(),
+                })
+            }
+        }
+    }
+
+    fn probes(
+        &mut self,
+        raw: &[RawProbe],
+        context: &TargetContext,
+        resources: &mut Resources,
+        workloads: &[Workload],
+    ) -> Vec<Probe> {
+        let (sorted, _) = self.declare(raw, |p| &p.name, "probes");
+        let mut probes = Vec::new();
+        for p in sorted {
+            let i = raw.iter().position(|r| std::ptr::eq(r, p)).unwrap_or(0);
+            let key = format!("probes[{i}]");
+            if let Some(target) = self.target(
+                context,
+                resources,
+                &p.app,
+                &p.service,
+                &p.action,
+                &p.scope,
+                &p.resource,
+                &key,
+            ) {
+                probes.push(Probe {
+                    name: p.name.get_ref().clone(),
+                    target,
+                });
+            }
+        }
+        // One probe per distinct workload target that no declared probe covers, named after the
+        // first workload (by name) with that target.
+        for w in workloads {
+            if probes.iter().any(|p| p.target == w.target) {
+                continue;
+            }
+            if probes.iter().any(|p| p.name == w.name) {
+                self.error(
+                    Diagnostic::new(format!(
+                        "probe `{}` has the name of a workload with another target",
+                        w.name
+                    ))
+                    .key("probes")
+                    .help("rename the probe or the workload"),
+                );
+                continue;
+            }
+            probes.push(Probe {
+                name: w.name.clone(),
+                target: w.target.clone(),
+            });
+        }
+        probes.sort_by(|a, b| a.name.cmp(&b.name));
+        probes
+    }
+
+    /// Sorts events canonically, describes them, and replays the directory in time order to reject
+    /// changes that cannot apply: adding an existing member or assignment, removing a missing one,
+    /// and two changes to one relation at the same instant.
+    fn check_event_sequence(&mut self, s: &mut Scenario, raw: &RawScenario) {
+        for e in &mut s.events {
+            e.description = describe_event(
+                s_ref_names(&s.principals, &s.groups, &s.roles, &s.apps, &s.services),
+                &e.kind,
+            );
+        }
+        let rank = |k: &EventKind| if k.is_directory_change() { 0 } else { 1 };
+        s.events.sort_by(|a, b| {
+            (a.at, rank(&a.kind), &a.description).cmp(&(b.at, rank(&b.kind), &b.description))
+        });
+
+        let mut memberships = s.memberships.clone();
+        let mut assignments = s.assignments.clone();
+        let mut grants = s.app_role_grants.clone();
+        let mut touched: BTreeMap<(SimTime, String), String> = BTreeMap::new();
+        for e in &s.events {
+            let (relation, ok, problem) = match &e.kind {
+                EventKind::AddMember { group, member } => (
+                    format!("membership {group}/{member:?}"),
+                    memberships.insert((*group, *member)),
+                    "is already a member",
+                ),
+                EventKind::RemoveMember { group, member } => (
+                    format!("membership {group}/{member:?}"),
+                    memberships.remove(&(*group, *member)),
+                    "is not a member at that time",
+                ),
+                EventKind::AssignRole(a) => (
+                    format!("assignment {a:?}"),
+                    assignments.insert(a.clone()),
+                    "exists already at that time",
+                ),
+                EventKind::RemoveRole(a) => (
+                    format!("assignment {a:?}"),
+                    assignments.remove(a),
+                    "does not exist at that time",
+                ),
+                EventKind::GrantAppRole(g) => (
+                    format!("grant {g:?}"),
+                    grants.insert(g.clone()),
+                    "is granted already at that time",
+                ),
+                EventKind::RevokeAppRole(g) => (
+                    format!("grant {g:?}"),
+                    grants.remove(g),
+                    "is not granted at that time",
+                ),
+                EventKind::RestartApp(_) | EventKind::RestartInstance { .. } => continue,
+            };
+            let span = raw
+                .events
+                .iter()
+                .find(|r| parse_duration(r.at.get_ref()).map(|d| d.ms()) == Ok(e.at.ms()))
+                .map(|r| span_of(&r.kind));
+            if let Some(other) = touched.insert((e.at, relation), e.description.clone()) {
+                let mut d = Diagnostic::new(format!(
+                    "two changes to the same relation at {}: `{other}` and `{}`",
+                    e.at, e.description
+                ))
+                .key("events")
+                .help("their order would be ambiguous; move one of them to another instant");
+                if let Some(span) = span.clone() {
+                    d = d.span(span);
+                }
+                self.error(d);
+            } else if !ok {
+                let mut d = Diagnostic::new(format!(
+                    "event at {} cannot apply: `{}` {problem}",
+                    e.at, e.description
+                ))
+                .key("events")
+                .help(
+                    "check the initial groups and assignments, and the order of the events in time",
+                );
+                if let Some(span) = span {
+                    d = d.span(span);
+                }
+                self.error(d);
+            }
+        }
+        if let Some(cycle) = find_cycle_over_time(s) {
+            self.error(
+                Diagnostic::new(format!(
+                    "group membership cycle after the events up to {}: {}",
+                    cycle.0, cycle.1
+                ))
+                .key("events")
+                .help("nested groups must form a hierarchy at every instant"),
+            );
+        }
+    }
+}
+
+fn origin_of(set: bool) -> &'static str {
+    if set { "scenario" } else { "default" }
+}
+
+/// The last path segment of an action, used in generated workload names.
+fn short_action(action: &str) -> String {
+    let parts: Vec<&str> = action.rsplitn(3, '/').collect();
+    match parts.as_slice() {
+        [last, second, _] | [last, second] => format!("{second}/{last}"),
+        _ => action.to_string(),
+    }
+}
+
+struct Subjects<'a> {
+    principals: &'a BTreeMap<String, Declared>,
+    groups: &'a BTreeMap<String, Declared>,
+}
+
+struct TargetContext<'a> {
+    apps: &'a BTreeMap<String, Declared>,
+    services: &'a BTreeMap<String, Declared>,
+    service_list: &'a [Service],
+}
+
+#[derive(Default)]
+struct Resources {
+    names: Vec<String>,
+}
+
+impl Resources {
+    fn intern(&mut self, name: &str) -> ResourceId {
+        if let Some(i) = self.names.iter().position(|n| n == name) {
+            return i;
+        }
+        self.names.push(name.to_string());
+        self.names.len() - 1
+    }
+}
+
+/// Names of entities, for describing events.
+pub struct Names<'a> {
+    principals: &'a [Principal],
+    groups: &'a [Group],
+    roles: &'a [RoleDefinition],
+    apps: &'a [App],
+    services: &'a [Service],
+}
+
+fn s_ref_names<'a>(
+    principals: &'a [Principal],
+    groups: &'a [Group],
+    roles: &'a [RoleDefinition],
+    apps: &'a [App],
+    services: &'a [Service],
+) -> Names<'a> {
+    Names {
+        principals,
+        groups,
+        roles,
+        apps,
+        services,
+    }
+}
+
+impl Names<'_> {
+    fn subject(&self, s: Subject) -> &str {
+        match s {
+            Subject::Principal(p) => &self.principals[p].name,
+            Subject::Group(g) => &self.groups[g].name,
+        }
+    }
+}
+
+fn describe_event(n: Names, kind: &EventKind) -> String {
+    match kind {
+        EventKind::AddMember { group, member } => format!(
+            "add {} to group {}",
+            n.subject(*member),
+            n.groups[*group].name
+        ),
+        EventKind::RemoveMember { group, member } => format!(
+            "remove {} from group {}",
+            n.subject(*member),
+            n.groups[*group].name
+        ),
+        EventKind::AssignRole(a) => format!(
+            "assign {} at {} to {}",
+            n.roles[a.role].name,
+            a.scope,
+            n.subject(a.subject)
+        ),
+        EventKind::RemoveRole(a) => format!(
+            "remove {} at {} from {}",
+            n.roles[a.role].name,
+            a.scope,
+            n.subject(a.subject)
+        ),
+        EventKind::GrantAppRole(g) => format!(
+            "grant app role {} of {} to {}",
+            g.role,
+            n.services[g.service].name,
+            n.subject(g.subject)
+        ),
+        EventKind::RevokeAppRole(g) => format!(
+            "revoke app role {} of {} from {}",
+            g.role,
+            n.services[g.service].name,
+            n.subject(g.subject)
+        ),
+        EventKind::RestartApp(a) => format!("restart app {}", n.apps[*a].name),
+        EventKind::RestartInstance { service, instance } => format!(
+            "restart instance {instance} of {}",
+            n.services[*service].name
+        ),
+    }
+}
+
+/// Finds a cycle among group-in-group memberships; returns it as a list of groups with the first
+/// repeated at the end.
+fn find_group_cycle(
+    memberships: &BTreeSet<(GroupId, Subject)>,
+    group_count: usize,
+) -> Option<Vec<GroupId>> {
+    // Edges from a group to the groups it contains.
+    let mut children: Vec<Vec<GroupId>> = vec![Vec::new(); group_count];
+    for &(parent, member) in memberships {
+        if let Subject::Group(child) = member {
+            children[parent].push(child);
+        }
+    }
+    // Iterative depth-first search with colours: 0 unvisited, 1 on the stack, 2 done.
+    let mut colour = vec![0u8; group_count];
+    for root in 0..group_count {
+        if colour[root] != 0 {
+            continue;
+        }
+        let mut stack: Vec<(GroupId, usize)> = vec![(root, 0)];
+        colour[root] = 1;
+        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
+            if *next < children[node].len() {
+                let child = children[node][*next];
+                *next += 1;
+                match colour[child] {
+                    0 => {
+                        colour[child] = 1;
+                        stack.push((child, 0));
+                    }
+                    1 => {
+                        let start = stack
+                            .iter()
+                            .position(|(g, _)| *g == child)
+                            .expect("on stack");
+                        let mut cycle: Vec<GroupId> =
+                            stack[start..].iter().map(|(g, _)| *g).collect();
+                        cycle.push(child);
+                        return Some(cycle);
+                    }
+                    _ => {}
+                }
+            } else {
+                colour[node] = 2;
+                stack.pop();
+            }
+        }
+    }
+    None
+}
+
+fn find_cycle_over_time(s: &Scenario) -> Option<(SimTime, String)> {
+    let mut memberships = s.memberships.clone();
+    for e in &s.events {
+        match &e.kind {
+            EventKind::AddMember { group, member } => {
+                memberships.insert((*group, *member));
+            }
+            EventKind::RemoveMember { group, member } => {
+                memberships.remove(&(*group, *member));
+            }
+            _ => continue,
+        }
+        if let Some(cycle) = find_group_cycle(&memberships, s.groups.len()) {
+            let names: Vec<&str> = cycle.iter().map(|&g| s.groups[g].name.as_str()).collect();
+            return Some((e.at, names.join(" -> ")));
+        }
+    }
+    None
+}

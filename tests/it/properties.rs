@@ -1,0 +1,304 @@
+//! Properties that hold for every scenario: determinism, order independence, no window once every
+//! cache and delay is off, and no window outlasting its change's bound. They run on the shipped
+//! scenarios and on generated ones.
+
+use std::fs;
+
+use staleauth::engine::RandomStream;
+use staleauth::observe::WindowKind;
+use staleauth::output;
+use toml::{Table, Value};
+
+use crate::{load_text, repo_path, seen, simulate};
+
+/// Every shipped scenario, by file name.
+fn shipped() -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(repo_path("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".toml"))
+        .collect();
+    names.sort();
+    assert!(!names.is_empty());
+    names
+}
+
+fn shipped_text(name: &str) -> String {
+    fs::read_to_string(repo_path(&format!("scenarios/{name}"))).unwrap()
+}
+
+/// Reverses every array of tables and the members of every group.
+fn reversed(text: &str) -> String {
+    let mut table: Table = toml::from_str(text).unwrap();
+    for (_, value) in table.iter_mut() {
+        if let Value::Array(items) = value {
+            items.reverse();
+            for item in items.iter_mut() {
+                if let Some(Value::Array(members)) = item.get_mut("members") {
+                    members.reverse();
+                }
+            }
+        }
+    }
+    toml::to_string(&table).unwrap()
+}
+
+/// Turns every cache and delay off: backend TTL 0, no client cache, RBAC max age 0, replication 0.
+fn caches_off(text: &str) -> String {
+    let mut table: Table = toml::from_str(text).unwrap();
+    let platform = table
+        .entry("platform")
+        .or_insert_with(|| Value::Table(Table::new()));
+    platform
+        .as_table_mut()
+        .unwrap()
+        .insert("backend_ttl".into(), Value::String("0s".into()));
+    if let Some(Value::Array(apps)) = table.get_mut("apps") {
+        for app in apps.iter_mut().filter_map(Value::as_table_mut) {
+            app.insert("client_cache".into(), Value::String("none".into()));
+            app.remove("refresh_offset");
+            app.remove("refresh_fraction");
+            app.remove("fraction_min_lifetime");
+        }
+    }
+    if let Some(Value::Array(services)) = table.get_mut("services") {
+        for service in services.iter_mut().filter_map(Value::as_table_mut) {
+            service.insert("rbac_max_age".into(), Value::String("0s".into()));
+            service.insert("replication".into(), Value::String("0s".into()));
+        }
+    }
+    toml::to_string(&table).unwrap()
+}
+
+#[test]
+fn runs_are_byte_identical() {
+    for name in shipped() {
+        let scenario = crate::load(&name);
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        output::run_to_dir(&scenario, &a).unwrap();
+        output::run_to_dir(&scenario, &b).unwrap();
+        for file in output::FILES {
+            let (x, y) = (
+                fs::read(a.join(file)).unwrap(),
+                fs::read(b.join(file)).unwrap(),
+            );
+            assert!(x == y, "{name}: {file} differs between two runs");
+        }
+    }
+}
+
+#[test]
+fn entry_order_changes_nothing() {
+    for name in shipped() {
+        let text = shipped_text(&name);
+        let (a, b) = (load_text(&text), load_text(&reversed(&text)));
+        let (ra, rb) = (simulate(&a), simulate(&b));
+        assert_eq!(seen(&a, &ra.windows), seen(&b, &rb.windows), "{name}");
+        assert_eq!(ra.changes, rb.changes, "{name}");
+        assert_eq!(ra.requests, rb.requests, "{name}");
+    }
+}
+
+#[test]
+fn caches_off_leave_no_window() {
+    for name in shipped() {
+        let scenario = load_text(&caches_off(&shipped_text(&name)));
+        let result = simulate(&scenario);
+        assert_eq!(seen(&scenario, &result.windows), [], "{name}");
+        for c in &result.changes {
+            // Every affected pair is consistent at the change instant itself.
+            if c.affected > 0 {
+                assert_eq!(c.all_consistent, Some(c.at), "{name}: {}", c.description);
+            }
+        }
+    }
+}
+
+/// Checks the invariants of one run: windows of a pair never overlap, touching windows differ
+/// in kind, no window outlasts the bound of its change, and changes converge within their bound.
+fn check_invariants(label: &str, text: &str) {
+    let scenario = load_text(text);
+    let result = simulate(&scenario);
+    let mut windows = result.windows.clone();
+    windows.sort_by_key(|w| (w.probe, w.instance, w.start));
+    for pair in windows.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if (a.probe, a.instance) != (b.probe, b.instance) {
+            continue;
+        }
+        assert!(a.end <= b.start, "{label}: overlapping windows {a:?} {b:?}");
+        if a.end == b.start {
+            assert_ne!(a.kind, b.kind, "{label}: windows not maximal {a:?} {b:?}");
+        }
+    }
+    for w in &windows {
+        assert!(w.start < w.end, "{label}: empty window {w:?}");
+        assert!(
+            w.end <= scenario.horizon,
+            "{label}: window past the horizon {w:?}"
+        );
+        let Some(c) = w.change else { continue };
+        let change = &result.changes[c];
+        if let Some(bound) = change.bound {
+            assert!(
+                w.censored || w.end <= bound,
+                "{label}: window {w:?} outlasts the bound {bound} of `{}`",
+                change.description
+            );
+        }
+    }
+    for c in &result.changes {
+        if let (Some(all), Some(bound)) = (c.all_consistent, c.bound) {
+            assert!(
+                all <= bound,
+                "{label}: `{}` converged at {all}, after its bound {bound}",
+                c.description
+            );
+        }
+    }
+}
+
+#[test]
+fn shipped_windows_within_bounds() {
+    for name in shipped() {
+        check_invariants(&name, &shipped_text(&name));
+    }
+}
+
+/// Generates a small random scenario: a few identities of every kind, nested groups, RBAC and
+/// claims services with random caches, workloads and a sequence of valid changes.
+fn generated(seed: u64) -> String {
+    let mut r = RandomStream::new(seed, "generated-scenario");
+    let pick = |r: &mut RandomStream, items: &[&str]| items[r.index(items.len())].to_string();
+    let minutes =
+        |r: &mut RandomStream, low: u64, high: u64| format!("{}m", r.uniform_inclusive(low, high));
+    let kinds = [
+        "system-assigned",
+        "user-assigned",
+        "service-principal",
+        "user",
+    ];
+    let caches = ["none", "azure-dotnet", "azure-js", "msal-managed-identity"];
+    let routings = ["round-robin", "random", "sticky"];
+    let mut s = format!(
+        "seed = {seed}\nhorizon = \"6h\"\n[platform]\ntoken_lifetime = \"{}\"\nbackend_ttl = \"{}\"\n",
+        minutes(&mut r, 30, 180),
+        minutes(&mut r, 0, 200),
+    );
+    for p in 0..3 {
+        s += &format!(
+            "[[principals]]\nname = \"p{p}\"\nkind = \"{}\"\n",
+            pick(&mut r, &kinds)
+        );
+        s += &format!(
+            "[[apps]]\nname = \"app{p}\"\nidentity = \"p{p}\"\nclient_cache = \"{}\"\n",
+            pick(&mut r, &caches)
+        );
+    }
+    s += "[[groups]]\nname = \"g0\"\nmembers = [\"p0\"]\n[[groups]]\nname = \"g1\"\nmembers = [\"g0\"]\n[[groups]]\nname = \"g2\"\nmembers = []\n";
+    s += "[[assignments]]\nprincipal = \"g1\"\nrole = \"Reader\"\nscope = \"/subscriptions/s\"\n";
+    s += &format!(
+        "[[services]]\nname = \"arm\"\nkind = \"arm\"\ninstances = {}\nrouting = \"{}\"\nrbac_max_age = \"{}\"\nreload_on_new_token = {}\nreplication = {{ distribution = \"uniform\", min = \"0s\", max = \"{}\" }}\n",
+        r.uniform_inclusive(1, 4),
+        pick(&mut r, &routings),
+        minutes(&mut r, 0, 40),
+        r.index(2) == 0,
+        minutes(&mut r, 0, 20),
+    );
+    s += "[[services]]\nname = \"api\"\naudiences = [\"api://api\"]\nauthorization = \"claims\"\ninstances = 2\n[[services.rules]]\ngroups = [\"g2\"]\nroles = [\"Data.Read\"]\n";
+    for p in 0..3 {
+        s += &format!(
+            "[[workloads]]\nname = \"w{p}\"\napp = \"app{p}\"\nservice = \"arm\"\naction = \"Microsoft.Resources/subscriptions/resourceGroups/read\"\nscope = \"/subscriptions/s/resourceGroups/rg\"\nevery = \"{}\"\n",
+            minutes(&mut r, 1, 20)
+        );
+        s += &format!(
+            "[[workloads]]\nname = \"v{p}\"\napp = \"app{p}\"\nservice = \"api\"\naction = \"read\"\nscope = \"/api\"\narrivals = \"poisson\"\nevery = \"{}\"\n",
+            minutes(&mut r, 1, 20)
+        );
+    }
+    // A valid sequence of changes: each toggles a relation, so every add and remove applies.
+    let mut state = [false; 9];
+    let mut at = 0;
+    for _ in 0..8 {
+        at += r.uniform_inclusive(5, 40);
+        let which = r.index(9);
+        let p = which % 3;
+        let on = !state[which];
+        state[which] = on;
+        let verb = |add: &str, remove: &str| {
+            if on {
+                add.to_string()
+            } else {
+                remove.to_string()
+            }
+        };
+        s += &match which / 3 {
+            0 => format!(
+                "[[events]]\nat = \"{at}m\"\nkind = \"{}\"\ngroup = \"g2\"\nmember = \"p{p}\"\n",
+                verb("add-member", "remove-member")
+            ),
+            1 => format!(
+                "[[events]]\nat = \"{at}m\"\nkind = \"{}\"\nprincipal = \"p{p}\"\nrole = \"Reader\"\nscope = \"/subscriptions/s/resourceGroups/rg\"\n",
+                verb("assign-role", "remove-role")
+            ),
+            _ => format!(
+                "[[events]]\nat = \"{at}m\"\nkind = \"{}\"\nprincipal = \"p{p}\"\nservice = \"api\"\nrole = \"Data.Read\"\n",
+                verb("grant-app-role", "revoke-app-role")
+            ),
+        };
+        if r.index(4) == 0 {
+            s += &format!("[[events]]\nat = \"{at}m\"\nkind = \"restart-app\"\napp = \"app{p}\"\n");
+        }
+        if r.index(4) == 0 {
+            s += &format!(
+                "[[events]]\nat = \"{at}m\"\nkind = \"restart-instance\"\nservice = \"api\"\ninstance = 1\n"
+            );
+        }
+    }
+    s
+}
+
+#[test]
+fn generated_scenarios_keep_invariants() {
+    for seed in 0..60 {
+        let text = generated(seed);
+        check_invariants(&format!("generated seed {seed}"), &text);
+    }
+}
+
+#[test]
+fn generated_scenarios_ignore_entry_order() {
+    for seed in 0..30 {
+        let text = generated(seed);
+        let (a, b) = (load_text(&text), load_text(&reversed(&text)));
+        let (ra, rb) = (simulate(&a), simulate(&b));
+        assert_eq!(seen(&a, &ra.windows), seen(&b, &rb.windows), "seed {seed}");
+    }
+}
+
+#[test]
+fn generated_caches_off_leave_no_window() {
+    let mut windows_before = 0;
+    for seed in 0..30 {
+        let text = generated(seed);
+        windows_before += simulate(&load_text(&text)).windows.len();
+        let scenario = load_text(&caches_off(&text));
+        let result = simulate(&scenario);
+        assert_eq!(seen(&scenario, &result.windows), [], "seed {seed}");
+    }
+    // The generated scenarios do produce windows with their caches on, so the check above is
+    // not vacuous.
+    assert!(windows_before > 0);
+}
+
+#[test]
+fn generated_scenarios_have_both_kinds() {
+    let mut kinds = std::collections::BTreeSet::new();
+    for seed in 0..30 {
+        let result = simulate(&load_text(&generated(seed)));
+        kinds.extend(result.windows.iter().map(|w| w.kind));
+    }
+    assert!(kinds.contains(&WindowKind::StaleAllow));
+    assert!(kinds.contains(&WindowKind::StaleDeny));
+}
