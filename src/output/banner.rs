@@ -26,6 +26,46 @@ pub fn banner(scenario: &Scenario) -> String {
     out
 }
 
+/// Formats what the scenario contains: counts of entities, probes and events.
+pub fn inventory(scenario: &Scenario) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} principals, {} groups, {} roles ({} custom), {} assignments, {} app-role grants",
+        scenario.principals.len(),
+        scenario.groups.len(),
+        scenario.roles.len(),
+        scenario.roles.iter().filter(|r| !r.builtin).count(),
+        scenario.assignments.len(),
+        scenario.app_role_grants.len()
+    );
+    let _ = writeln!(
+        out,
+        "{} apps, {} services, {} workloads, {} token requests, {} events",
+        scenario.apps.len(),
+        scenario.services.len(),
+        scenario.workloads.len(),
+        scenario.token_requests.len(),
+        scenario.events.len()
+    );
+    let _ = writeln!(out, "probes:");
+    for p in &scenario.probes {
+        let t = &p.target;
+        let _ = writeln!(
+            out,
+            "  {}: app {} on {} ({} instance(s)), {} at {}",
+            p.name,
+            scenario.apps[t.app].name,
+            scenario.services[t.service].name,
+            scenario.services[t.service].instances,
+            t.action,
+            t.scope_display
+        );
+    }
+    let _ = write!(out, "scenario `{}` is valid", scenario.name);
+    out
+}
+
 /// Formats the windows as an aligned table, one row per window.
 pub fn window_table(scenario: &Scenario, windows: &[Window]) -> String {
     let header = [

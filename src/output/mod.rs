@@ -316,11 +316,57 @@ fn sibling(out: &Path, suffix: &str) -> Result<PathBuf, Error> {
     Ok(out.with_file_name(hidden))
 }
 
+/// Checks an output folder given on the command line: no `..` component, and a final name.
+pub fn check_out_dir(out: &Path) -> Result<PathBuf, Error> {
+    use std::path::Component;
+    if out.components().any(|c| c == Component::ParentDir) {
+        return Err(Error::Usage(format!(
+            "invalid --out `{}`: `..` is not allowed; give a path inside the current folder or an absolute path",
+            out.display()
+        )));
+    }
+    if out.file_name().is_none() {
+        return Err(Error::Usage(format!(
+            "invalid --out `{}`: it must end in a folder name",
+            out.display()
+        )));
+    }
+    Ok(out.to_path_buf())
+}
+
+/// Returns whether an existing folder holds only files a run writes, so that replacing it loses
+/// nothing else.
+fn is_results_folder(dir: &Path) -> Result<bool, Error> {
+    let entries = fs::read_dir(dir)
+        .map_err(|e| Error::io(format!("failed to list `{}`", dir.display()), e))?;
+    for entry in entries {
+        let entry =
+            entry.map_err(|e| Error::io(format!("failed to list `{}`", dir.display()), e))?;
+        let name = entry.file_name();
+        let known = name
+            .to_str()
+            .is_some_and(|n| FILES.contains(&n) || n == "report.md" || n.ends_with(".svg"));
+        if !known || !entry.path().is_file() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// Runs `scenario` and writes every output file into `out`, replacing it only once complete.
+///
+/// An existing `out` is replaced only when it holds nothing but files a run writes; anything else
+/// is an error, so a mistyped `--out` never deletes unrelated files.
 pub fn run_to_dir(scenario: &Scenario, out: &Path) -> Result<RunResult, Error> {
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent)
             .map_err(|e| Error::io(format!("failed to create `{}`", parent.display()), e))?;
+    }
+    if out.exists() && !(out.is_dir() && is_results_folder(out)?) {
+        return Err(Error::Usage(format!(
+            "`{}` exists and is not a staleauth results folder; choose another --out or remove it",
+            out.display()
+        )));
     }
     let partial = sibling(out, ".partial")?;
     if partial.exists() {

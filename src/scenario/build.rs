@@ -12,6 +12,7 @@ use std::path::Path;
 
 use toml::Spanned;
 
+use super::overrides::{self, Override};
 use super::preset::{self, Preset};
 use super::raw::*;
 use super::*;
@@ -21,9 +22,46 @@ use crate::time::{SimDuration, SimTime, parse_duration};
 
 /// Reads and validates a scenario file.
 pub fn load_file(path: &Path) -> Result<Scenario, Error> {
+    load_file_with(path, &[])
+}
+
+/// Reads a scenario file, applies overrides, and validates the result.
+///
+/// Diagnostics then show the edited text, where each overridden value carries a `# --set`
+/// comment, and parameters set by an override get the override's origin in the banner.
+pub fn load_file_with(path: &Path, overrides: &[Override]) -> Result<Scenario, Error> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::io(format!("failed to read scenario `{}`", path.display()), e))?;
-    load_str(&text, path).map_err(Error::from)
+    if overrides.is_empty() {
+        return load_str(&text, path).map_err(Error::from);
+    }
+    let (edited, paths) = match overrides::apply(&text, overrides) {
+        Ok(edited) => edited,
+        Err(message) => {
+            // The file itself does not parse, or a path does not fit it: report against the file.
+            let d = match load_str(&text, path) {
+                Err(e) => return Err(e.into()),
+                Ok(_) => Diagnostic::new(message),
+            };
+            return Err(ScenarioError {
+                file: path.to_path_buf(),
+                text,
+                diagnostics: vec![d],
+            }
+            .into());
+        }
+    };
+    let mut scenario = load_str(&edited, path)?;
+    for (o, canonical) in overrides.iter().zip(paths) {
+        for p in scenario
+            .parameters
+            .iter_mut()
+            .filter(|p| p.key == canonical)
+        {
+            p.origin = o.origin.clone();
+        }
+    }
+    Ok(scenario)
 }
 
 /// Validates scenario text; `file` names it in diagnostics and gives the default scenario name.

@@ -6,6 +6,7 @@
 //! entries in the file never changes a result.
 
 pub mod build;
+pub mod overrides;
 pub mod preset;
 pub mod raw;
 
@@ -14,7 +15,8 @@ use std::collections::BTreeSet;
 use crate::model::roles::{Plane, RoleDefinition};
 use crate::time::{SimDuration, SimTime};
 
-pub use build::{load_file, load_str};
+pub use build::{load_file, load_file_with, load_str};
+pub use overrides::Override;
 
 pub type PrincipalId = usize;
 pub type GroupId = usize;
@@ -329,6 +331,15 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// Replaces the master seed and records where the new value came from.
+    pub fn set_seed(&mut self, seed: u64, origin: &str) {
+        self.seed = seed;
+        for p in self.parameters.iter_mut().filter(|p| p.key == "seed") {
+            p.value = seed.to_string();
+            p.origin = origin.to_string();
+        }
+    }
+
     pub fn subject_name(&self, subject: Subject) -> &str {
         match subject {
             Subject::Principal(p) => &self.principals[p].name,

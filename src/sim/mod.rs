@@ -102,6 +102,8 @@ pub struct RunResult {
     pub changes: Vec<ChangeRecord>,
     pub events: u64,
     pub requests: u64,
+    /// Requests whose decision differed from the truth at their instant.
+    pub stale_requests: u64,
     pub tokens_issued: u64,
 }
 
@@ -137,6 +139,7 @@ pub fn simulate(scenario: &Scenario, sink: &mut dyn Sink) -> Result<RunResult, E
         changes,
         events: sim.processed,
         requests: sim.requests,
+        stale_requests: sim.stale_requests,
         tokens_issued: sim.state.next_token - 1,
     })
 }
@@ -151,6 +154,7 @@ struct Simulation<'s> {
     next_write: u64,
     processed: u64,
     requests: u64,
+    stale_requests: u64,
 }
 
 impl<'s> Simulation<'s> {
@@ -174,6 +178,7 @@ impl<'s> Simulation<'s> {
             next_write: 0,
             processed: 0,
             requests: 0,
+            stale_requests: 0,
         };
         sim.schedule_initial();
         sim
@@ -317,6 +322,7 @@ impl<'s> Simulation<'s> {
                 );
                 sink.request(&row)?;
                 self.requests += 1;
+                self.stale_requests += u64::from(row.allowed != row.truth);
                 self.schedule_next_arrival(t, i);
                 Ok(("request", detail))
             }

@@ -61,7 +61,8 @@ fn rerun_replaces_old_files() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("grant");
     fs::create_dir(&out).unwrap();
-    fs::write(out.join("stale.txt"), "from an older run").unwrap();
+    fs::write(out.join("events.csv"), "from an older run").unwrap();
+    fs::write(out.join("report.md"), "from an older run").unwrap();
     let status = staleauth()
         .arg("run")
         .arg(repo_path("scenarios/walkthrough-grant.toml"))
@@ -71,7 +72,12 @@ fn rerun_replaces_old_files() {
         .status()
         .unwrap();
     assert_eq!(status.code(), Some(0));
-    assert!(!out.join("stale.txt").exists());
+    assert!(!out.join("report.md").exists());
+    assert!(
+        fs::read_to_string(out.join("events.csv"))
+            .unwrap()
+            .starts_with("seq,")
+    );
     assert!(out.join("windows.csv").exists());
 }
 
@@ -124,4 +130,105 @@ fn unknown_key_names_line_and_column() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("unknown field `horizen`"), "{stderr}");
     assert!(stderr.contains("typo.toml:2:1"), "{stderr}");
+}
+
+#[test]
+fn out_never_replaces_other_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("src");
+    fs::create_dir(&out).unwrap();
+    fs::write(out.join("main.rs"), "fn main() {}").unwrap();
+    let output = staleauth()
+        .arg("run")
+        .arg(repo_path("scenarios/walkthrough-grant.toml"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("is not a staleauth results folder"),
+        "{stderr}"
+    );
+    assert!(out.join("main.rs").exists());
+}
+
+#[test]
+fn out_rejects_parent_components() {
+    let output = staleauth()
+        .arg("run")
+        .arg(repo_path("scenarios/walkthrough-grant.toml"))
+        .args(["--out", "results/../../escape"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("`..` is not allowed"), "{stderr}");
+}
+
+#[test]
+fn set_overrides_and_reports_origin() {
+    let output = staleauth()
+        .arg("validate")
+        .arg(repo_path("scenarios/walkthrough-grant.toml"))
+        .args([
+            "--set",
+            "services.arm.rbac_max_age=10m",
+            "--set",
+            "platform.token_lifetime=1h",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = |key: &str| {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(key))
+            .unwrap_or_else(|| panic!("no `{key}` in {stdout}"))
+            .to_string()
+    };
+    assert!(line("services.arm.rbac_max_age").contains("10m"));
+    assert!(line("services.arm.rbac_max_age").contains("(command line)"));
+    assert!(line("platform.token_lifetime").contains("(command line)"));
+    // The backend TTL defaults to the token lifetime, so it follows the override.
+    assert!(line("platform.backend_ttl").contains("1h "));
+    assert!(line("services.storage.rbac_max_age").contains("(scenario)"));
+    assert!(stdout.contains("is valid"));
+}
+
+#[test]
+fn set_errors_point_at_value() {
+    let output = staleauth()
+        .arg("validate")
+        .arg(repo_path("scenarios/walkthrough-grant.toml"))
+        .args(["--set", "services.arm.instances=0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("service `arm` has zero instances"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("instances = 0 # --set"), "{stderr}");
+
+    let output = staleauth()
+        .arg("validate")
+        .arg(repo_path("scenarios/walkthrough-grant.toml"))
+        .args(["--set", "services.kv.instances=2"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no entry of `services` is named `kv`; names: storage, arm"),
+        "{stderr}"
+    );
 }
