@@ -207,10 +207,14 @@ impl<'a> Evaluator<'a> {
         } else {
             &visible
         };
-        let entry = state.instances[instance]
-            .get(&token.subject)
-            .filter(|e| self.t < e.loaded.after(service.rbac_max_age))
-            .filter(|e| !service.reload_on_new_token || e.token_id == token.id);
+        let entry = state.instances[instance].get(&token.subject).filter(|e| {
+            e.usable(
+                self.t,
+                service.rbac_max_age,
+                service.reload_on_new_token,
+                token.id,
+            )
+        });
         let loaded = match entry {
             Some(e) if e.assignments != visible => {
                 stale = stale.union(Layers::INSTANCE);

@@ -418,8 +418,9 @@ impl<'s> Simulation<'s> {
         }
     }
 
-    /// Schedules a role assignment write to become visible to every RBAC service; returns the
-    /// delay drawn for each.
+    /// Schedules a role assignment write to become visible to every RBAC service; returns for each
+    /// the longest delay the write can take: the fixed delay, the maximum of a uniform range, or
+    /// the delay drawn from an exponential distribution, which has no maximum.
     fn replicate(
         &mut self,
         t: SimTime,
@@ -432,12 +433,16 @@ impl<'s> Simulation<'s> {
                 continue;
             }
             let stream = &mut self.state.services[s].replication_stream;
-            let delay = match service.replication {
-                Replication::Fixed(d) => d,
-                Replication::Uniform(low, high) => {
-                    SimDuration(stream.uniform_inclusive(low.ms(), high.ms()))
+            let (delay, longest) = match service.replication {
+                Replication::Fixed(d) => (d, d),
+                Replication::Uniform(low, high) => (
+                    SimDuration(stream.uniform_inclusive(low.ms(), high.ms())),
+                    high,
+                ),
+                Replication::Exponential(mean) => {
+                    let d = SimDuration(stream.exponential_ms(mean.ms()));
+                    (d, d)
                 }
-                Replication::Exponential(mean) => SimDuration(stream.exponential_ms(mean.ms())),
             };
             let id = self.next_write;
             self.next_write += 1;
@@ -450,7 +455,7 @@ impl<'s> Simulation<'s> {
                 },
             );
             self.queue.arm(TimerKey::Replication(id), t.after(delay));
-            delays.insert(s, delay);
+            delays.insert(s, longest);
         }
         delays
     }
@@ -460,8 +465,8 @@ impl<'s> Simulation<'s> {
     /// A claims change (membership, app role) reaches a caller only through a new token: at most
     /// the token lifetime later, plus the max age on RBAC services that do not reload on a new
     /// token. The max age also bounds RBAC services that resolve groups themselves on overage. An
-    /// assignment write reaches an RBAC service after its replication delay (the one drawn for
-    /// this write) plus the max age.
+    /// assignment write reaches an RBAC service after its longest replication delay plus the max
+    /// age.
     fn change_bound(
         &self,
         t: SimTime,
@@ -681,13 +686,23 @@ impl<'s> Simulation<'s> {
                 let state = &mut self.state.services[target.service];
                 let entries = &mut state.instances[instance];
                 let hit = entries.get(&principal).is_some_and(|e| {
-                    t < e.loaded.after(service.rbac_max_age)
-                        && (!service.reload_on_new_token || e.token_id == token.id)
+                    e.usable(
+                        t,
+                        service.rbac_max_age,
+                        service.reload_on_new_token,
+                        token.id,
+                    )
                 });
                 if !hit {
+                    let mut seen_tokens = entries
+                        .remove(&principal)
+                        .map(|e| e.seen_tokens)
+                        .unwrap_or_default();
+                    seen_tokens.insert(token.id);
                     let entry = RbacEntry {
                         loaded: t,
                         token_id: token.id,
+                        seen_tokens,
                         assignments: model::load_assignments(&state.store, principal, &groups),
                     };
                     entries.insert(principal, entry);

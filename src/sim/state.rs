@@ -46,8 +46,26 @@ impl BackendEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RbacEntry {
     pub loaded: SimTime,
+    /// The token the entry was loaded with.
     pub token_id: TokenId,
+    /// Every token this instance has seen from the caller since its last restart: a token not in
+    /// this set triggers a reload when the service reloads on a new token.
+    pub seen_tokens: BTreeSet<TokenId>,
     pub assignments: Vec<Assignment>,
+}
+
+impl RbacEntry {
+    /// Returns whether a request at `t` presenting `token` is answered from this entry.
+    pub fn usable(
+        &self,
+        t: SimTime,
+        max_age: SimDuration,
+        reload_on_new_token: bool,
+        token: TokenId,
+    ) -> bool {
+        t < self.loaded.after(max_age)
+            && (!reload_on_new_token || self.seen_tokens.contains(&token))
+    }
 }
 
 /// The state of one service: its replicated store and each instance's RBAC cache.

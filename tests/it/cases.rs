@@ -12,30 +12,9 @@ use staleauth::observe::tracker::Transition;
 use staleauth::observe::{ChangeRecord, WindowKind};
 use staleauth::sim::{self, EventRow, RequestRow, Sink, TokenSource};
 
-use super::{Seen, hms, load, load_text, seen, simulate};
+use super::{RequestLog, Seen, hms, load, load_text, seen, simulate};
 
 use WindowKind::{StaleAllow, StaleDeny};
-
-/// A sink that keeps every simulated request, for the request-level facts that the cases state.
-#[derive(Default)]
-struct RequestLog {
-    rows: Vec<RequestRow>,
-}
-
-impl Sink for RequestLog {
-    fn event(&mut self, _: &EventRow) -> Result<(), Error> {
-        Ok(())
-    }
-
-    fn request(&mut self, row: &RequestRow) -> Result<(), Error> {
-        self.rows.push(row.clone());
-        Ok(())
-    }
-
-    fn transition(&mut self, _: &Transition) -> Result<(), Error> {
-        Ok(())
-    }
-}
 
 /// Runs a scenario with a request log and returns its simulated requests in processing order.
 fn requests_of(scenario: &Scenario) -> Vec<RequestRow> {

@@ -1,17 +1,21 @@
 //! Integration tests, one binary organised by behaviour:
 //! - `cases`: each shipped scenario from a public report, against windows derived by hand;
 //! - `properties`: determinism, order independence, no window with every cache off, bounds;
+//! - `model`: single rules of the model on small inline scenarios;
 //! - `cli`: the command line, its exit codes and its output folder.
 
 mod cases;
 mod cli;
+mod model;
 mod properties;
 
 use std::path::{Path, PathBuf};
 
 use staleauth::Scenario;
+use staleauth::error::Error;
+use staleauth::observe::tracker::Transition;
 use staleauth::observe::{Window, WindowKind};
-use staleauth::sim::{self, NullSink, RunResult};
+use staleauth::sim::{self, EventRow, NullSink, RequestRow, RunResult, Sink};
 
 /// Returns the path of a file in the repository.
 pub fn repo_path(relative: &str) -> PathBuf {
@@ -73,4 +77,25 @@ pub fn seen(scenario: &Scenario, windows: &[Window]) -> Vec<Seen> {
         .collect();
     out.sort();
     out
+}
+
+/// A sink that keeps every simulated request, for the request-level facts that the cases state.
+#[derive(Default)]
+pub struct RequestLog {
+    pub rows: Vec<RequestRow>,
+}
+
+impl Sink for RequestLog {
+    fn event(&mut self, _: &EventRow) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn request(&mut self, row: &RequestRow) -> Result<(), Error> {
+        self.rows.push(row.clone());
+        Ok(())
+    }
+
+    fn transition(&mut self, _: &Transition) -> Result<(), Error> {
+        Ok(())
+    }
 }
