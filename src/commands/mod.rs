@@ -3,6 +3,7 @@
 
 mod regen;
 mod run;
+mod schema;
 mod validate;
 
 use std::path::PathBuf;
@@ -11,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 
 use staleauth::Scenario;
 use staleauth::error::Error;
-use staleauth::scenario::{self, overrides};
+use staleauth::scenario::{self, limits, overrides};
 
 #[derive(Parser)]
 #[command(
@@ -31,6 +32,8 @@ enum Command {
     Run(run::RunArgs),
     /// Check a scenario without running it and print every resolved parameter with its origin.
     Validate(validate::ValidateArgs),
+    /// Print the JSON Schema of the scenario format (for editors such as Taplo).
+    Schema(schema::SchemaArgs),
     /// Run every shipped scenario into `results/<name>`, replacing the old outputs.
     Regen(regen::RegenArgs),
 }
@@ -41,6 +44,7 @@ pub fn exec(cli: Cli) -> Result<u8, Error> {
         Command::Run(args) => run::exec(args),
         Command::Regen(args) => regen::exec(args),
         Command::Validate(args) => validate::exec(args),
+        Command::Schema(args) => schema::exec(args),
     }
 }
 
@@ -56,6 +60,12 @@ pub struct ScenarioArgs {
     /// `platform.token_lifetime=24h5m`; array entries are named by `name` or index. Repeatable.
     #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
     set: Vec<String>,
+    /// Reject the scenario when it would simulate more than this many requests and events.
+    #[arg(long, value_name = "N", default_value_t = limits::Limits::default().max_events)]
+    max_events: u64,
+    /// Reject the scenario when it observes more than this many (probe, instance) pairs.
+    #[arg(long, value_name = "N", default_value_t = limits::Limits::default().max_pairs)]
+    max_pairs: u64,
 }
 
 impl ScenarioArgs {
@@ -68,6 +78,11 @@ impl ScenarioArgs {
         if let Some(seed) = self.seed {
             scenario.set_seed(seed, "command line");
         }
+        let bounds = limits::Limits {
+            max_events: self.max_events,
+            max_pairs: self.max_pairs,
+        };
+        limits::check(&scenario, bounds)?;
         Ok(scenario)
     }
 }

@@ -10,8 +10,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::Path;
 
-use toml::Spanned;
-
 use super::overrides::{self, Override};
 use super::preset::{self, Preset};
 use super::raw::*;
@@ -71,11 +69,18 @@ pub fn load_str(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
         text: text.to_string(),
         diagnostics,
     };
+    let unknown = super::schema::check_keys(text);
+    if !unknown.is_empty() {
+        return Err(fail(unknown));
+    }
     let raw: RawScenario = match toml::from_str(text) {
         Ok(raw) => raw,
         Err(e) => {
             let mut d = Diagnostic::new(e.message().trim().to_string());
             if let Some(span) = e.span() {
+                if let Some(key) = super::schema::key_at(text, &span) {
+                    d = d.key(key);
+                }
                 d = d.span(span);
             }
             return Err(fail(vec![d]));
@@ -103,7 +108,7 @@ struct Declared {
     span: Range<usize>,
 }
 
-fn span_of<T>(s: &Spanned<T>) -> Range<usize> {
+fn span_of<T>(s: &Sp<T>) -> Range<usize> {
     s.span()
 }
 
@@ -990,7 +995,7 @@ impl Builder {
         }
     }
 
-    fn replication(&mut self, r: &Spanned<RawReplication>, key: &str) -> Option<Replication> {
+    fn replication(&mut self, r: &Sp<RawReplication>, key: &str) -> Option<Replication> {
         let span = span_of(r);
         let parse = |b: &mut Builder, text: &Option<String>, field: &str| -> Option<SimDuration> {
             let Some(text) = text else {

@@ -6,9 +6,11 @@
 //! entries in the file never changes a result.
 
 pub mod build;
+pub mod limits;
 pub mod overrides;
 pub mod preset;
 pub mod raw;
+pub mod schema;
 
 use std::collections::BTreeSet;
 

@@ -7,10 +7,8 @@
 //! loaded with that token id, else it reloads the store as visible at t.
 
 use staleauth::Scenario;
-use staleauth::error::Error;
-use staleauth::observe::tracker::Transition;
 use staleauth::observe::{ChangeRecord, WindowKind};
-use staleauth::sim::{self, EventRow, RequestRow, Sink, TokenSource};
+use staleauth::sim::{self, RequestRow, TokenSource};
 
 use super::{RequestLog, Seen, hms, load, load_text, seen, simulate};
 

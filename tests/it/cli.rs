@@ -128,7 +128,11 @@ fn unknown_key_names_line_and_column() {
     let output = staleauth().arg("run").arg(&scenario).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("unknown field `horizen`"), "{stderr}");
+    assert!(
+        stderr.contains("unknown key `horizen` at the top level"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("did you mean `horizon`?"), "{stderr}");
     assert!(stderr.contains("typo.toml:2:1"), "{stderr}");
 }
 
@@ -231,4 +235,43 @@ fn set_errors_point_at_value() {
         stderr.contains("no entry of `services` is named `kv`; names: storage, arm"),
         "{stderr}"
     );
+}
+
+#[test]
+fn shipped_schema_matches_code() {
+    let output = staleauth().arg("schema").output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let shipped = fs::read_to_string(repo_path("docs/scenario.schema.json")).unwrap();
+    assert!(
+        output.stdout == shipped.as_bytes(),
+        "docs/scenario.schema.json is out of date: run `cargo run -- schema > docs/scenario.schema.json`"
+    );
+    let schema: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(schema["additionalProperties"], false);
+    assert!(schema["properties"]["horizon"].is_object());
+}
+
+#[test]
+fn absurd_workload_is_refused_before_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // A 1 ms interval over ten years: 315,360,000,000 requests, counted as in the message.
+    let output = staleauth()
+        .arg("run")
+        .arg(repo_path("scenarios/walkthrough-revoke.toml"))
+        .args([
+            "--set",
+            "horizon=3650d",
+            "--set",
+            "workloads.blob-read.every=1ms",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("315,360,000,000 requests"), "{stderr}");
+    assert!(stderr.contains("--max-events N"), "{stderr}");
+    assert!(!out.exists());
 }
