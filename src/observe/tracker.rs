@@ -70,12 +70,17 @@ pub struct ChangeRecord {
     pub at: SimTime,
     pub description: String,
     pub affected: usize,
+    /// Affected pairs that a later change affected again before they became consistent: their
+    /// wait for this change ends there, without a consistent instant.
+    pub superseded: usize,
     pub first_consistent: Option<SimTime>,
-    /// Set when every affected pair has become consistent before the horizon.
+    /// The last instant an affected pair became consistent, once no affected pair is still
+    /// waiting; `None` while one waits at the horizon or when every pair was superseded.
     pub all_consistent: Option<SimTime>,
     /// The latest instant by which the model guarantees consistency, if any pair is affected.
     pub bound: Option<SimTime>,
     pending: usize,
+    last_consistent: Option<SimTime>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,7 +126,16 @@ impl Tracker {
         for &p in changed_probes {
             self.last_truth_change[p] = Some(id);
             for i in 0..self.instances_per_probe[p] {
-                self.waiting.entry((p, i)).or_default().push(id);
+                let waiting = self.waiting.entry((p, i)).or_default();
+                for earlier in std::mem::take(waiting) {
+                    let c = &mut self.changes[earlier];
+                    c.superseded += 1;
+                    c.pending -= 1;
+                    if c.pending == 0 {
+                        c.all_consistent = c.last_consistent;
+                    }
+                }
+                waiting.push(id);
                 affected += 1;
             }
         }
@@ -130,10 +144,12 @@ impl Tracker {
             at,
             description,
             affected,
+            superseded: 0,
             first_consistent: None,
             all_consistent: None,
             bound,
             pending: affected,
+            last_consistent: None,
         });
         id
     }
@@ -207,9 +223,10 @@ impl Tracker {
         for id in waiting {
             let c = &mut self.changes[id];
             c.first_consistent.get_or_insert(t);
+            c.last_consistent = Some(t);
             c.pending -= 1;
             if c.pending == 0 {
-                c.all_consistent = Some(t);
+                c.all_consistent = c.last_consistent;
             }
         }
     }
@@ -258,6 +275,29 @@ mod tests {
         assert_eq!(windows[0].change, Some(0));
         assert_eq!(changes[0].first_consistent, Some(SimTime(30)));
         assert_eq!(changes[0].all_consistent, Some(SimTime(30)));
+    }
+
+    #[test]
+    fn later_change_supersedes_waiting_pairs() {
+        // Two instances; a grant at 10 reaches instance 0 at 20, and a revoke at 30 restores the
+        // old truth on instance 1 before it ever saw the grant.
+        let mut t = Tracker::new(vec![2]);
+        t.observe(SimTime(0), 0, 0, false, false, Layers::NONE);
+        t.observe(SimTime(0), 0, 1, false, false, Layers::NONE);
+        t.record_change(0, SimTime(10), "grant".into(), &[0], None);
+        t.observe(SimTime(10), 0, 0, true, false, Layers::INSTANCE);
+        t.observe(SimTime(10), 0, 1, true, false, Layers::INSTANCE);
+        t.observe(SimTime(20), 0, 0, true, true, Layers::NONE);
+        t.record_change(1, SimTime(30), "revoke".into(), &[0], None);
+        t.observe(SimTime(30), 0, 0, false, true, Layers::INSTANCE);
+        t.observe(SimTime(30), 0, 1, false, false, Layers::NONE);
+        let (_, changes) = t.finish(SimTime(100));
+        assert_eq!(changes[0].superseded, 1);
+        assert_eq!(changes[0].first_consistent, Some(SimTime(20)));
+        assert_eq!(changes[0].all_consistent, Some(SimTime(20)));
+        assert_eq!(changes[1].superseded, 0);
+        assert_eq!(changes[1].first_consistent, Some(SimTime(30)));
+        assert_eq!(changes[1].all_consistent, None);
     }
 
     #[test]

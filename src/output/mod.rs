@@ -263,6 +263,7 @@ fn write_changes(dir: &Path, changes: &[ChangeRecord]) -> Result<(), Error> {
             "at",
             "description",
             "affected",
+            "superseded",
             "first_consistent_ms",
             "all_consistent_ms",
             "bound_ms",
@@ -273,11 +274,12 @@ fn write_changes(dir: &Path, changes: &[ChangeRecord]) -> Result<(), Error> {
         ],
     )?;
     for (i, c) in changes.iter().enumerate() {
+        let waiting = c.all_consistent.is_none() && c.superseded < c.affected;
         let within = match (c.all_consistent, c.bound) {
             (_, None) => "",
-            (Some(all), Some(bound)) if all <= bound => "yes",
-            (Some(_), Some(_)) => "no",
-            (None, Some(_)) => "censored",
+            (_, Some(_)) if waiting => "censored",
+            (Some(all), Some(bound)) if all > bound => "no",
+            (_, Some(_)) => "yes",
         };
         let record = [
             (i + 1).to_string(),
@@ -285,6 +287,7 @@ fn write_changes(dir: &Path, changes: &[ChangeRecord]) -> Result<(), Error> {
             c.at.to_string(),
             c.description.clone(),
             c.affected.to_string(),
+            c.superseded.to_string(),
             opt_ms(c.first_consistent),
             opt_ms(c.all_consistent),
             opt_ms(c.bound),
