@@ -1,8 +1,9 @@
 //! Output files and the human summary.
 //!
-//! A run writes into a hidden sibling folder (`.NAME.partial`) and renames it over the results
+//! A run writes into a hidden sibling folder (`.NAME.partial`) and swaps it with the results
 //! folder only when every file is complete and flushed, so a failure never leaves a folder that
-//! looks complete, and a finished folder never mixes files of two runs. Time columns are integer
+//! looks complete, and a finished folder never mixes files of two runs. On Linux the swap is one
+//! atomic exchange. Time columns are integer
 //! milliseconds with a `_ms` suffix; a human-readable column sits beside each.
 
 pub mod banner;
@@ -395,7 +396,14 @@ pub fn run_to_dir(scenario: &Scenario, out: &Path) -> Result<RunResult, Error> {
         }
     };
 
-    // Swap the complete folder in: move the old one aside, rename, then delete the old one.
+    // Swap the complete folder in. Where the platform can exchange two paths in one step, a
+    // reader sees the old folder or the new one and never neither; elsewhere the old folder is
+    // moved aside, the new one renamed in, then the old one deleted.
+    if out.exists() && exchange(&partial, out)? {
+        fs::remove_dir_all(&partial)
+            .map_err(|e| Error::io(format!("failed to remove `{}`", partial.display()), e))?;
+        return Ok(result);
+    }
     let old = sibling(out, ".old")?;
     if old.exists() {
         fs::remove_dir_all(&old)
@@ -416,6 +424,42 @@ pub fn run_to_dir(scenario: &Scenario, out: &Path) -> Result<RunResult, Error> {
             .map_err(|e| Error::io(format!("failed to remove `{}`", old.display()), e))?;
     }
     Ok(result)
+}
+
+/// Exchanges two existing paths atomically with Linux's `renameat2(RENAME_EXCHANGE)`; returns
+/// `false` when the file system or kernel does not support it, so the caller can fall back.
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> Result<bool, Error> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+
+    let fail = |e: std::io::Error| Error::io(format!("failed to replace `{}`", b.display()), e);
+    let path_a = CString::new(a.as_os_str().as_bytes()).map_err(|e| fail(e.into()))?;
+    let path_b = CString::new(b.as_os_str().as_bytes()).map_err(|e| fail(e.into()))?;
+    // SAFETY: both pointers come from live CStrings, which are NUL-terminated, and renameat2
+    // reads them only during the call.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            path_a.as_ptr(),
+            libc::AT_FDCWD,
+            path_b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP) => Ok(false),
+        _ => Err(fail(e)),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> Result<bool, Error> {
+    Ok(false)
 }
 
 /// Formats a duration in milliseconds for tables.

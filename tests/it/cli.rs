@@ -36,7 +36,7 @@ fn run_writes_every_file() {
         ),
         (
             "changes.csv",
-            "change,at_ms,at,description,affected,first_consistent_ms,all_consistent_ms,bound_ms",
+            "change,at_ms,at,description,affected,superseded,first_consistent_ms,all_consistent_ms,bound_ms",
         ),
         ("requests.csv", "t_ms,t,workload,app,service,instance,token"),
         ("events.csv", "seq,t_ms,t,class,kind,detail"),
