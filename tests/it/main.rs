@@ -2,12 +2,14 @@
 //! - `cases`: each shipped scenario from a public report, against windows derived by hand;
 //! - `properties`: determinism, order independence, no window with every cache off, bounds;
 //! - `model`: single rules of the model on small inline scenarios;
-//! - `cli`: the command line, its exit codes and its output folder.
+//! - `cli`: the command line, its exit codes and its output folder;
+//! - `tidy`: checks on the source tree itself.
 
 mod cases;
 mod cli;
 mod model;
 mod properties;
+mod tidy;
 
 use std::path::{Path, PathBuf};
 
