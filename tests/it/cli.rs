@@ -63,15 +63,20 @@ fn rerun_replaces_old_files() {
     fs::create_dir(&out).unwrap();
     fs::write(out.join("events.csv"), "from an older run").unwrap();
     fs::write(out.join("report.md"), "from an older run").unwrap();
-    let status = staleauth()
+    let output = staleauth()
         .arg("run")
         .arg(repo_path("scenarios/walkthrough-grant.toml"))
         .arg("--out")
         .arg(&out)
         .arg("--quiet")
-        .status()
+        .output()
         .unwrap();
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(output.status.code(), Some(0));
+    // With --quiet, stderr is the output folder alone.
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr).trim(),
+        out.display().to_string()
+    );
     assert!(!out.join("report.md").exists());
     assert!(
         fs::read_to_string(out.join("events.csv"))
