@@ -15,6 +15,7 @@ pub mod error;
 pub mod model;
 pub mod observe;
 pub mod output;
+pub mod report;
 pub mod scenario;
 pub mod sim;
 pub mod time;

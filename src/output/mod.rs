@@ -358,6 +358,12 @@ fn is_results_folder(dir: &Path) -> Result<bool, Error> {
 /// An existing `out` is replaced only when it holds nothing but files a run writes; anything else
 /// is an error, so a mistyped `--out` never deletes unrelated files.
 pub fn run_to_dir(scenario: &Scenario, out: &Path) -> Result<RunResult, Error> {
+    run_to_dir_with(scenario, out, false)
+}
+
+/// Runs `scenario` like [`run_to_dir`], and with `report` also writes `report.md` and the SVG
+/// figures into the folder before it is moved into place.
+pub fn run_to_dir_with(scenario: &Scenario, out: &Path, report: bool) -> Result<RunResult, Error> {
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent)
             .map_err(|e| Error::io(format!("failed to create `{}`", parent.display()), e))?;
@@ -382,6 +388,9 @@ pub fn run_to_dir(scenario: &Scenario, out: &Path) -> Result<RunResult, Error> {
         sink.finish()?;
         write_windows(scenario, &partial, &result.windows)?;
         write_changes(&partial, &result.changes)?;
+        if report {
+            crate::report::write_report(scenario, &partial)?;
+        }
         Ok(result)
     })();
     let result = match outcome {
