@@ -2,8 +2,9 @@
 //!
 //! Rows from the top: the tokens the probe's app presented to the service (issue and expiry
 //! instants), then for each instance its truth and its effective decision as bars over time.
-//! Windows are shaded behind the instance's rows by kind, directory changes are solid vertical
-//! lines numbered as in `changes.csv`, and restarts are dotted lines.
+//! Windows are shaded behind the instance's rows by kind. The directory changes that flipped the
+//! probe's truth are solid vertical lines numbered as in `changes.csv`, and the restarts of its
+//! app or service are dotted lines.
 //! Token labels are drawn only when the probe saw at most 12 tokens, so they stay legible.
 //!
 //! Text goes into the SVG as `<text>` elements with the generic `sans-serif` family, and the
@@ -13,7 +14,7 @@
 
 use plotters::prelude::*;
 
-use super::data::{ChangeRow, EventRow, WindowRow};
+use super::data::{ChangeRow, WindowRow};
 use crate::error::Error;
 use crate::time::format_duration;
 
@@ -62,8 +63,10 @@ pub struct FigureInput<'a> {
     pub horizon_ms: u64,
     pub instances: Vec<InstanceBars>,
     pub windows: Vec<&'a WindowRow>,
-    pub changes: &'a [ChangeRow],
-    pub restarts: Vec<&'a EventRow>,
+    /// The changes that flipped this probe's truth.
+    pub changes: Vec<&'a ChangeRow>,
+    /// Instants of the restarts of the probe's app or of its service's instances.
+    pub restarts: Vec<u64>,
     pub tokens: Vec<TokenMark>,
 }
 
@@ -230,7 +233,7 @@ where
 
     // Changes and restarts, as vertical lines over every row.
     let top = rows as f64;
-    for c in input.changes {
+    for c in &input.changes {
         let line = PathElement::new(
             vec![(x(c.at_ms), 0.0), (x(c.at_ms), top)],
             CHANGE.stroke_width(2),
@@ -247,11 +250,11 @@ where
             .draw_series(std::iter::once(label))
             .map_err(drawing_error)?;
     }
-    for r in &input.restarts {
+    for &restart_ms in &input.restarts {
         let dots = (0..rows * 4).map(|k| {
             let y = k as f64 / 4.0;
             PathElement::new(
-                vec![(x(r.t_ms), y), (x(r.t_ms), y + 0.12)],
+                vec![(x(restart_ms), y), (x(restart_ms), y + 0.12)],
                 RESTART.stroke_width(2),
             )
         });

@@ -9,10 +9,16 @@ use crate::scenario::{Authorization, Scenario};
 use crate::time::format_duration;
 
 /// Writes the report; `figures[p]` is the file name of probe `p`'s figure.
-pub fn render(scenario: &Scenario, data: &ResultsData, figures: &[String]) -> String {
+/// `flipped[c]` lists the probes whose truth change `c + 1` flipped.
+pub fn render(
+    scenario: &Scenario,
+    data: &ResultsData,
+    figures: &[String],
+    flipped: &[Vec<usize>],
+) -> String {
     let mut out = String::new();
     summary(&mut out, scenario, data);
-    windows(&mut out, scenario, data, figures);
+    windows(&mut out, scenario, data, figures, flipped);
     changes(&mut out, data);
     causes(&mut out, data);
     out
@@ -86,7 +92,13 @@ fn summary(out: &mut String, scenario: &Scenario, data: &ResultsData) {
     );
 }
 
-fn windows(out: &mut String, scenario: &Scenario, data: &ResultsData, figures: &[String]) {
+fn windows(
+    out: &mut String,
+    scenario: &Scenario,
+    data: &ResultsData,
+    figures: &[String],
+    flipped: &[Vec<usize>],
+) {
     let _ = writeln!(out, "## Windows\n");
     let total = |kind: &str| -> (usize, u64) {
         let list: Vec<&WindowRow> = data.windows.iter().filter(|w| w.kind == kind).collect();
@@ -114,6 +126,21 @@ fn windows(out: &mut String, scenario: &Scenario, data: &ResultsData, figures: &
             target.action,
             target.scope_display
         );
+        let changes: Vec<String> = flipped
+            .iter()
+            .enumerate()
+            .filter(|(_, probes)| probes.contains(&p))
+            .map(|(c, _)| (c + 1).to_string())
+            .collect();
+        if changes.is_empty() {
+            let _ = writeln!(out, "No change flips its truth.\n");
+        } else {
+            let _ = writeln!(
+                out,
+                "Changes that flip its truth: {}.\n",
+                changes.join(", ")
+            );
+        }
         let list: Vec<&WindowRow> = data
             .windows
             .iter()

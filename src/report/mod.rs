@@ -15,7 +15,8 @@ use std::fs;
 use std::path::Path;
 
 use crate::error::Error;
-use crate::scenario::Scenario;
+use crate::model::{self, Directory};
+use crate::scenario::{EventKind, Scenario};
 use data::ResultsData;
 use figure::{Bar, FigureInput, InstanceBars, TokenMark};
 
@@ -45,13 +46,15 @@ pub fn write_report(scenario: &Scenario, dir: &Path) -> Result<Report, Error> {
 /// Renders the report of `scenario` from its results.
 pub fn render(scenario: &Scenario, data: &ResultsData) -> Result<Report, Error> {
     check_probes(scenario, data)?;
+    let flipped = flipped_probes(scenario);
+    check_changes(scenario, data, &flipped)?;
     let names = figure_names(scenario);
     let mut files = vec![(
         REPORT_FILE.to_string(),
-        markdown::render(scenario, data, &names),
+        markdown::render(scenario, data, &names, &flipped),
     )];
     for (p, name) in names.iter().enumerate() {
-        let input = figure_input(scenario, data, p);
+        let input = figure_input(scenario, data, p, &flipped);
         files.push((name.clone(), figure::draw(&input)?));
     }
     Ok(Report { files })
@@ -86,6 +89,76 @@ fn check_probes(scenario: &Scenario, data: &ResultsData) -> Result<(), Error> {
     Ok(())
 }
 
+/// Lists, for each directory change in the order of `changes.csv`, the probes whose truth it
+/// flipped, by replaying the scenario's directory changes without any cache.
+///
+/// Directory changes are processed in the order of `scenario.events` (sorted by instant, then
+/// class, then description), which is the order the simulator numbers them in.
+pub fn flipped_probes(scenario: &Scenario) -> Vec<Vec<usize>> {
+    let mut directory = Directory::new(scenario);
+    let truth = |directory: &Directory, p: usize| {
+        let target = &scenario.probes[p].target;
+        model::truth(
+            scenario,
+            directory,
+            scenario.apps[target.app].identity,
+            target.service,
+            &target.action,
+            &target.scope,
+        )
+    };
+    let mut out = Vec::new();
+    for event in scenario
+        .events
+        .iter()
+        .filter(|e| e.kind.is_directory_change())
+    {
+        let before: Vec<bool> = (0..scenario.probes.len())
+            .map(|p| truth(&directory, p))
+            .collect();
+        directory.apply(&event.kind);
+        let flipped = (0..scenario.probes.len())
+            .filter(|&p| truth(&directory, p) != before[p])
+            .collect();
+        out.push(flipped);
+    }
+    out
+}
+
+/// Rejects results whose changes are not the scenario's, by count and by affected pairs.
+fn check_changes(
+    scenario: &Scenario,
+    data: &ResultsData,
+    flipped: &[Vec<usize>],
+) -> Result<(), Error> {
+    let mismatch = |what: String| {
+        Error::Usage(format!(
+            "the results do not match scenario `{}`: {what}; pass the scenario the results came from with --scenario",
+            scenario.name
+        ))
+    };
+    if data.changes.len() != flipped.len() {
+        return Err(mismatch(format!(
+            "changes.csv has {} change(s), the scenario {}",
+            data.changes.len(),
+            flipped.len()
+        )));
+    }
+    for (row, probes) in data.changes.iter().zip(flipped) {
+        let pairs: usize = probes
+            .iter()
+            .map(|&p| scenario.services[scenario.probes[p].target.service].instances as usize)
+            .sum();
+        if row.affected != pairs {
+            return Err(mismatch(format!(
+                "change {} affects {} pair(s) in changes.csv and {pairs} in the scenario",
+                row.change, row.affected
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Returns the file name of each probe's figure: `timeline-<probe>.svg`, with characters other
 /// than letters, digits, `-` and `_` replaced by `_`, and a number added when two names collide.
 pub fn figure_names(scenario: &Scenario) -> Vec<String> {
@@ -113,7 +186,12 @@ pub fn figure_names(scenario: &Scenario) -> Vec<String> {
     names
 }
 
-fn figure_input<'a>(scenario: &Scenario, data: &'a ResultsData, p: usize) -> FigureInput<'a> {
+fn figure_input<'a>(
+    scenario: &Scenario,
+    data: &'a ResultsData,
+    p: usize,
+    flipped: &[Vec<usize>],
+) -> FigureInput<'a> {
     let probe = &scenario.probes[p];
     let target = &probe.target;
     let instances = scenario.services[target.service].instances as usize;
@@ -135,14 +213,32 @@ fn figure_input<'a>(scenario: &Scenario, data: &'a ResultsData, p: usize) -> Fig
             .iter()
             .filter(|w| w.probe == probe.name)
             .collect(),
-        changes: &data.changes,
-        restarts: data
-            .events
+        changes: data
+            .changes
             .iter()
-            .filter(|e| e.class == "restart")
+            .zip(flipped)
+            .filter(|(_, probes)| probes.contains(&p))
+            .map(|(row, _)| row)
             .collect(),
+        restarts: restarts_of(scenario, p),
         tokens: tokens_of(data, app, service),
     }
+}
+
+/// Lists the instants of the restarts that touch probe `p`: of its app, or of an instance of its
+/// service.
+fn restarts_of(scenario: &Scenario, p: usize) -> Vec<u64> {
+    let target = &scenario.probes[p].target;
+    scenario
+        .events
+        .iter()
+        .filter(|e| match e.kind {
+            EventKind::RestartApp(app) => app == target.app,
+            EventKind::RestartInstance { service, .. } => service == target.service,
+            _ => false,
+        })
+        .map(|e| e.at.ms())
+        .collect()
 }
 
 /// Shortens an action to its last two segments for titles: `blobs/read`.

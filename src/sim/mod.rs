@@ -369,33 +369,20 @@ impl<'s> Simulation<'s> {
             .map(|p| self.probe_truth(p))
             .collect();
         let mut delays: BTreeMap<ServiceId, SimDuration> = BTreeMap::new();
+        self.state.directory.apply(&kind);
         let label = match &kind {
-            EventKind::AddMember { group, member } => {
-                self.state.directory.add_member(*group, *member);
-                "add-member"
-            }
-            EventKind::RemoveMember { group, member } => {
-                self.state.directory.remove_member(*group, *member);
-                "remove-member"
-            }
+            EventKind::AddMember { .. } => "add-member",
+            EventKind::RemoveMember { .. } => "remove-member",
             EventKind::AssignRole(a) => {
-                self.state.directory.assign(a.clone());
                 delays = self.replicate(t, a, true);
                 "assign-role"
             }
             EventKind::RemoveRole(a) => {
-                self.state.directory.unassign(a);
                 delays = self.replicate(t, a, false);
                 "remove-role"
             }
-            EventKind::GrantAppRole(g) => {
-                self.state.directory.grant(g.clone());
-                "grant-app-role"
-            }
-            EventKind::RevokeAppRole(g) => {
-                self.state.directory.revoke(g);
-                "revoke-app-role"
-            }
+            EventKind::GrantAppRole(_) => "grant-app-role",
+            EventKind::RevokeAppRole(_) => "revoke-app-role",
             EventKind::RestartApp(_) | EventKind::RestartInstance { .. } => unreachable!(),
         };
         let changed: Vec<usize> = (0..self.scenario.probes.len())
