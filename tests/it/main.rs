@@ -1,11 +1,13 @@
 //! Integration tests, one binary organised by behaviour:
 //! - `cases`: each shipped scenario from a public report, against windows derived by hand;
+//! - `docs_cases`: the scenarios behind docs/propagation-delays.md, the same way;
 //! - `properties`: determinism, order independence, no window with every cache off, bounds;
 //! - `cli`: the command line, its exit codes and its output folder;
 //! - `report`: reports, figures and `explain`.
 
 mod cases;
 mod cli;
+mod docs_cases;
 mod properties;
 mod report;
 
