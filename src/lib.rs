@@ -8,7 +8,7 @@
 //! The pipeline, one module each:
 //! [`scenario`] (parse, validate) → [`model`] (directory, tokens, decisions) → [`engine`] (time,
 //! queue, seeded streams) → [`sim`] (the event loop and the caches) → [`observe`] (truth, windows,
-//! convergence) → [`output`] (CSV files, banner).
+//! convergence) → [`output`] (CSV files, banner) → [`report`] (`report.md` and SVG figures).
 
 pub mod engine;
 pub mod error;

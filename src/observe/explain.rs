@@ -395,13 +395,13 @@ fn window_section(out: &mut String, windows: &[super::Window], probe: usize, q: 
             WindowKind::StaleDeny => "stale-deny",
         };
         let close = if w.censored {
-            format!("is still open at the horizon {}", w.end)
+            format!("still open at the horizon {}", w.end)
         } else {
             format!("closes at {}", w.end)
         };
         let _ = writeln!(
             out,
-            "Window: {kind} from {} {close} ({} long; cause {}).",
+            "Window: {kind} from {}, {close} ({} long; cause {}).",
             w.start,
             w.end.since(w.start),
             w.cause_label()

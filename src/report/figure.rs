@@ -13,6 +13,7 @@
 //! integer milliseconds, so the bytes depend only on the results.
 
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::data::{ChangeRow, WindowRow};
 use crate::error::Error;
@@ -30,7 +31,9 @@ const RESTART: RGBColor = RGBColor(123, 31, 162);
 const TOKEN: RGBColor = RGBColor(21, 101, 192);
 
 const ROW_HEIGHT: u32 = 30;
-const TOP: u32 = 70;
+/// Height of the title and subtitle strip above the chart.
+const HEADER: u32 = 46;
+const TOP: u32 = HEADER + 30;
 const AXIS: u32 = 50;
 const LEGEND: u32 = 56;
 
@@ -60,6 +63,8 @@ pub struct TokenMark {
 /// Everything drawn in one probe's figure.
 pub struct FigureInput<'a> {
     pub title: String,
+    /// A second, smaller line under the title: the scenario and its preset.
+    pub subtitle: String,
     pub horizon_ms: u64,
     pub instances: Vec<InstanceBars>,
     pub windows: Vec<&'a WindowRow>,
@@ -70,7 +75,7 @@ pub struct FigureInput<'a> {
     pub tokens: Vec<TokenMark>,
 }
 
-/// The time unit of the x axis: hours for horizons of 3 h or more, else minutes.
+/// Returns the time unit of the x axis: hours for horizons of 3 h or more, else minutes.
 fn time_unit(horizon_ms: u64) -> (f64, &'static str) {
     if horizon_ms >= 3 * 3_600_000 {
         (3_600_000.0, "hours")
@@ -92,7 +97,9 @@ pub fn draw(input: &FigureInput) -> Result<String, Error> {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(drawing_error)?;
         let (upper, lower) = root.split_vertically(height - LEGEND);
-        draw_chart(&upper, input, rows)?;
+        let (header, body) = upper.split_vertically(HEADER);
+        draw_header(&header, input)?;
+        draw_chart(&body, input, rows)?;
         draw_legend(&lower)?;
         root.present().map_err(drawing_error)?;
     }
@@ -100,7 +107,31 @@ pub fn draw(input: &FigureInput) -> Result<String, Error> {
     Ok(svg)
 }
 
-/// The row label at the centre `y` of a row; row 0 is at the top.
+fn draw_header<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    input: &FigureInput,
+) -> Result<(), Error>
+where
+    DB::ErrorType: 'static,
+{
+    let centre = Pos::new(HPos::Center, VPos::Top);
+    let x = (WIDTH / 2) as i32;
+    let title = ("sans-serif", 18)
+        .into_font()
+        .into_text_style(area)
+        .pos(centre);
+    area.draw(&Text::new(input.title.clone(), (x, 6), title))
+        .map_err(drawing_error)?;
+    let subtitle = ("sans-serif", 13)
+        .into_font()
+        .color(&RGBColor(90, 90, 90))
+        .pos(centre);
+    area.draw(&Text::new(input.subtitle.clone(), (x, 28), subtitle))
+        .map_err(drawing_error)?;
+    Ok(())
+}
+
+/// Returns the label of the row whose centre is `y`. Rows are counted from the top.
 fn row_label(y: f64, rows: usize) -> String {
     let from_top = rows - 1 - y.floor() as usize;
     match from_top {
@@ -117,7 +148,7 @@ fn row_label(y: f64, rows: usize) -> String {
     }
 }
 
-/// The y coordinate of the bottom of the row `from_top`.
+/// Returns the y coordinate of the bottom of the row `from_top`, counted from the top.
 fn row_bottom(from_top: usize, rows: usize) -> f64 {
     (rows - 1 - from_top) as f64
 }
@@ -134,7 +165,6 @@ where
     let x_max = input.horizon_ms as f64 / unit_ms;
     let centres: Vec<f64> = (0..rows).map(|r| r as f64 + 0.5).collect();
     let mut chart = ChartBuilder::on(area)
-        .caption(&input.title, ("sans-serif", 18))
         .margin(12)
         .x_label_area_size(AXIS - 10)
         .y_label_area_size(150)

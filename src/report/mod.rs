@@ -204,6 +204,10 @@ fn figure_input<'a>(
             probe.name,
             short_action(&target.action)
         ),
+        subtitle: format!(
+            "scenario {}, preset {}, seed {}",
+            scenario.name, scenario.preset, scenario.seed
+        ),
         horizon_ms,
         instances: (0..instances)
             .map(|i| instance_bars(data, &probe.name, i, horizon_ms))

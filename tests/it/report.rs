@@ -231,3 +231,27 @@ fn explain_rejects_bad_questions() {
         assert!(stdout.is_empty(), "{args:?}: {stdout}");
     }
 }
+
+#[test]
+fn readme_explain_example_runs() {
+    // The README shows an `explain` command and lines of its output; both must stay true.
+    let readme = fs::read_to_string(repo_path("README.md")).unwrap();
+    let command = readme
+        .lines()
+        .find(|l| l.starts_with("cargo run --release -- explain "))
+        .expect("README has an explain example");
+    let args: Vec<&str> = command
+        .trim_start_matches("cargo run --release -- ")
+        .split_whitespace()
+        .collect();
+    let (code, stdout, stderr) = run(&args);
+    assert_eq!(code, Some(0), "{stderr}");
+    let shown = readme
+        .split("The example\nabove prints, among other lines:\n\n```\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("README shows the example's output");
+    for line in shown.lines().filter(|l| *l != "...") {
+        assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
+    }
+}
