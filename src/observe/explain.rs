@@ -178,6 +178,14 @@ fn token_section(out: &mut String, evaluator: &Evaluator, target: &Target) {
     if app.client_cache == ClientCache::None {
         let _ = writeln!(out, "  The app has no client cache (`none`).");
     }
+    let backend_same = path.backend().filter(|b| b.id == token.id);
+    if path.client().is_some_and(|c| c.id == token.id) && backend_same.is_some() {
+        let until = state.backend[&(token.subject, target.resource)].valid_until();
+        let _ = writeln!(
+            out,
+            "  The identity endpoint's backend holds the same token until {until}, so an app restart gets it back."
+        );
+    }
     let fresh = path.fresh();
     if token.id != crate::model::TokenId::UNISSUED
         && (fresh.groups != token.groups || fresh.roles != token.roles)

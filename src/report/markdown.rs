@@ -26,6 +26,9 @@ pub fn render(
 
 fn summary(out: &mut String, scenario: &Scenario, data: &ResultsData) {
     let _ = writeln!(out, "# Report: {}\n", scenario.name);
+    if !scenario.header.is_empty() {
+        let _ = writeln!(out, "{}\n", scenario.header);
+    }
     if !scenario.description.is_empty() {
         let _ = writeln!(out, "{}\n", scenario.description.trim());
     }

@@ -65,6 +65,18 @@ pub fn load_file_with(path: &Path, overrides: &[Override]) -> Result<Scenario, E
 }
 
 /// Validates scenario text; `file` names it in diagnostics and gives the default scenario name.
+/// Returns the comment block at the top of a scenario file, with `# ` stripped from each line.
+fn header_comment(text: &str) -> String {
+    let mut lines = Vec::new();
+    for line in text.lines() {
+        let Some(comment) = line.trim_start().strip_prefix('#') else {
+            break;
+        };
+        lines.push(comment.strip_prefix(' ').unwrap_or(comment).trim_end());
+    }
+    lines.join("\n").trim().to_string()
+}
+
 pub fn load_str(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
     let fail = |diagnostics| ScenarioError {
         file: file.to_path_buf(),
@@ -87,7 +99,10 @@ pub fn load_str(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
     };
     let scenario = builder.build(raw, file);
     match scenario {
-        Some(s) if builder.diagnostics.is_empty() => Ok(s),
+        Some(mut s) if builder.diagnostics.is_empty() => {
+            s.header = header_comment(text);
+            Ok(s)
+        }
         _ => Err(fail(builder.diagnostics)),
     }
 }
@@ -395,6 +410,7 @@ impl Builder {
         let mut scenario = Scenario {
             name,
             description: raw.description.clone().unwrap_or_default(),
+            header: String::new(),
             preset: preset.name,
             seed,
             horizon,

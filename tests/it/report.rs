@@ -126,6 +126,12 @@ fn report_tables_show_windows_and_bounds() {
         "{text}"
     );
     assert!(text.contains("![Timeline of probe blob-write"), "{text}");
+    // The summary opens with the scenario file's comment header, without its `#` marks.
+    assert!(
+        text.contains("\n\nThe original 2018 walkthrough, grant path.\n"),
+        "{text}"
+    );
+    assert!(!text.contains("# Source:"), "{text}");
     assert!(out.join("timeline-blob-write.svg").is_file());
 }
 
@@ -158,6 +164,16 @@ fn report_without_scenario_names_flag() {
 }
 
 #[test]
+fn report_of_missing_folder_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("never-run");
+    let (code, _, stderr) = run(&["report", missing.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("not found"), "{stderr}");
+    assert!(!missing.exists());
+}
+
+#[test]
 fn explain_walks_the_token_path() {
     let (code, stdout, stderr) = run(&[
         "explain",
@@ -173,6 +189,7 @@ fn explain_walks_the_token_path() {
     assert!(stdout.contains("Token: T1"), "{stdout}");
     assert!(stdout.contains("issued at 0s, expires at 8h"), "{stdout}");
     assert!(stdout.contains("backend cache"), "{stdout}");
+    assert!(stdout.contains("no client cache"), "{stdout}");
     assert!(stdout.contains("Effective decision: deny."), "{stdout}");
     assert!(stdout.contains("Truth: allow"), "{stdout}");
     assert!(stdout.contains("to blob-writers"), "{stdout}");
