@@ -336,16 +336,18 @@ pub fn check_out_dir(out: &Path) -> Result<PathBuf, Error> {
 
 /// Returns whether an existing folder holds only files a run writes, so that replacing it loses
 /// nothing else.
-fn is_results_folder(dir: &Path) -> Result<bool, Error> {
+pub fn is_results_folder(dir: &Path) -> Result<bool, Error> {
     let entries = fs::read_dir(dir)
         .map_err(|e| Error::io(format!("failed to list `{}`", dir.display()), e))?;
     for entry in entries {
         let entry =
             entry.map_err(|e| Error::io(format!("failed to list `{}`", dir.display()), e))?;
         let name = entry.file_name();
-        let known = name
-            .to_str()
-            .is_some_and(|n| FILES.contains(&n) || n == "report.md" || n.ends_with(".svg"));
+        // A report file may be left as `<name>.partial` by a report that failed while writing.
+        let known = name.to_str().is_some_and(|n| {
+            let report = n.strip_suffix(".partial").unwrap_or(n);
+            FILES.contains(&n) || report == "report.md" || report.ends_with(".svg")
+        });
         if !known || !entry.path().is_file() {
             return Ok(false);
         }

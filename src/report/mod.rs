@@ -32,8 +32,16 @@ pub struct Report {
 /// Reads the CSV files of `dir`, renders the report of `scenario`, and writes it into `dir`.
 ///
 /// Nothing is written unless every file renders. `*.svg` files of an earlier report that this one
-/// does not produce are removed, so a folder never shows a figure of a probe that no longer exists.
+/// does not produce are removed, so a folder never shows a figure of a probe that no longer exists,
+/// and so are `*.partial` files that a failed report left behind.
 pub fn write_report(scenario: &Scenario, dir: &Path) -> Result<Report, Error> {
+    // Figures of an earlier report are deleted below, so refuse folders holding other files.
+    if !crate::output::is_results_folder(dir)? {
+        return Err(Error::Usage(format!(
+            "`{}` holds files that staleauth does not write; a report is written only into a results folder",
+            dir.display()
+        )));
+    }
     let data = ResultsData::read(dir)?;
     let report = render(scenario, &data)?;
     for (name, text) in &report.files {
@@ -336,7 +344,8 @@ fn remove_old_figures(dir: &Path, report: &Report) -> Result<(), Error> {
             entry.map_err(|e| Error::io(format!("failed to list `{}`", dir.display()), e))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if name.ends_with(".svg") && !keep.contains(name) {
+        let leftover = name.ends_with(".partial");
+        if (name.ends_with(".svg") || leftover) && !keep.contains(name) {
             fs::remove_file(entry.path()).map_err(|e| {
                 Error::io(format!("failed to remove `{}`", entry.path().display()), e)
             })?;

@@ -164,6 +164,43 @@ fn report_without_scenario_names_flag() {
 }
 
 #[test]
+fn report_rejects_foreign_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("grant");
+    run_with_report("walkthrough-grant", &out);
+    fs::write(out.join("notes.txt"), "mine").unwrap();
+    fs::write(out.join("old-figure.svg"), "<svg/>").unwrap();
+    let (code, _, stderr) = run(&[
+        "report",
+        out.to_str().unwrap(),
+        "--scenario",
+        "scenarios/walkthrough-grant.toml",
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("does not write"), "{stderr}");
+    assert!(out.join("old-figure.svg").is_file(), "nothing is deleted");
+}
+
+#[test]
+fn report_removes_stale_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("grant");
+    run_with_report("walkthrough-grant", &out);
+    fs::write(out.join("timeline-gone.svg"), "<svg/>").unwrap();
+    fs::write(out.join("report.md.partial"), "half").unwrap();
+    let (code, _, stderr) = run(&[
+        "report",
+        out.to_str().unwrap(),
+        "--scenario",
+        "scenarios/walkthrough-grant.toml",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!out.join("timeline-gone.svg").exists());
+    assert!(!out.join("report.md.partial").exists());
+    assert!(out.join("timeline-blob-write.svg").is_file());
+}
+
+#[test]
 fn report_of_missing_folder_fails() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("never-run");
