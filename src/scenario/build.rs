@@ -64,11 +64,14 @@ pub fn load_file_with(path: &Path, overrides: &[Override]) -> Result<Scenario, E
     Ok(scenario)
 }
 
-/// Validates scenario text; `file` names it in diagnostics and gives the default scenario name.
 /// Returns the comment block at the top of a scenario file, with `# ` stripped from each line.
+/// Blank lines before the block are skipped, and the first other line ends it.
 fn header_comment(text: &str) -> String {
     let mut lines = Vec::new();
     for line in text.lines() {
+        if lines.is_empty() && line.trim().is_empty() {
+            continue;
+        }
         let Some(comment) = line.trim_start().strip_prefix('#') else {
             break;
         };
@@ -77,6 +80,7 @@ fn header_comment(text: &str) -> String {
     lines.join("\n").trim().to_string()
 }
 
+/// Validates scenario text; `file` names it in diagnostics and gives the default scenario name.
 pub fn load_str(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
     let fail = |diagnostics| ScenarioError {
         file: file.to_path_buf(),
@@ -1997,4 +2001,20 @@ fn find_cycle_over_time(s: &Scenario) -> Option<(SimTime, String)> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header_comment;
+
+    #[test]
+    fn header_comment_strips_marks() {
+        let text = "\n# What it shows.\n#\n#   indented\nname = \"x\"\n# not header\n";
+        assert_eq!(header_comment(text), "What it shows.\n\n  indented");
+    }
+
+    #[test]
+    fn header_comment_empty_without_comment() {
+        assert_eq!(header_comment("name = \"x\"\n# later\n"), "");
+    }
 }
