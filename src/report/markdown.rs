@@ -229,8 +229,9 @@ fn changes(out: &mut String, data: &ResultsData) {
             c.affected,
             after(c.first_consistent_ms),
             after(c.all_consistent_ms),
-            c.bound_ms
-                .map_or("-".to_string(), |b| format_duration(b - c.at_ms)),
+            c.bound_ms.map_or("-".to_string(), |b| format_duration(
+                b.saturating_sub(c.at_ms)
+            )),
         );
     }
     let _ = writeln!(out);

@@ -201,6 +201,28 @@ fn report_removes_stale_figures() {
 }
 
 #[test]
+fn report_rejects_broken_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("grant");
+    run_with_report("walkthrough-grant", &out);
+    // 25200000 ms is the 7 h duration of the blob-write window; a word there is not a number.
+    let text = fs::read_to_string(out.join("windows.csv")).unwrap();
+    assert!(text.contains("25200000"));
+    fs::write(out.join("windows.csv"), text.replace("25200000", "soon")).unwrap();
+    let before = files_of(&out);
+    let (code, _, stderr) = run(&[
+        "report",
+        out.to_str().unwrap(),
+        "--scenario",
+        "scenarios/walkthrough-grant.toml",
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("invalid results file"), "{stderr}");
+    assert!(stderr.contains("windows.csv"), "{stderr}");
+    assert_eq!(files_of(&out), before, "nothing is written");
+}
+
+#[test]
 fn report_of_missing_folder_fails() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("never-run");
