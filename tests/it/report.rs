@@ -331,3 +331,105 @@ fn readme_explain_example_runs() {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
 }
+
+/// Splits a Markdown table row into trimmed cells.
+fn cells(line: &str) -> Vec<String> {
+    line.trim()
+        .trim_matches('|')
+        .split('|')
+        .map(|c| c.trim().to_string())
+        .collect()
+}
+
+/// Reads `results/<scenario>/windows.csv` as (probe, kind, duration, cause) rows.
+fn windows_of(scenario: &str) -> Vec<(String, String, String, String)> {
+    let path = repo_path(&format!("results/{scenario}/windows.csv"));
+    let mut reader = csv::Reader::from_path(&path).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (probe, kind, duration, cause) = (
+        column("probe"),
+        column("kind"),
+        column("duration"),
+        column("cause"),
+    );
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (
+                r[probe].to_string(),
+                r[kind].to_string(),
+                r[duration].to_string(),
+                r[cause].to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn docs_tables_match_results() {
+    // Every "window in `scenario`" cell of the propagation page must be the duration of that
+    // probe's window in the scenario's committed windows.csv, or "none" when it has none.
+    let page = fs::read_to_string(repo_path("docs/propagation-delays.md")).unwrap();
+    let lines: Vec<&str> = page.lines().collect();
+    let mut checked = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let header = cells(line);
+        if !line.starts_with('|') || !header.iter().any(|h| h.starts_with("window in `")) {
+            continue;
+        }
+        let probe_col = header.iter().position(|h| h == "probe").unwrap();
+        let kind_col = header.iter().position(|h| h == "kind");
+        let cause_col = header.iter().position(|h| h == "cause").unwrap();
+        for row in lines[i + 2..].iter().take_while(|l| l.starts_with('|')) {
+            let row = cells(row);
+            let probes: Vec<&str> = row[probe_col]
+                .split(", ")
+                .map(|p| p.trim_matches('`'))
+                .collect();
+            for (c, title) in header.iter().enumerate() {
+                let Some(scenario) = title
+                    .strip_prefix("window in `")
+                    .and_then(|s| s.strip_suffix('`'))
+                else {
+                    continue;
+                };
+                let windows = windows_of(scenario);
+                for probe in &probes {
+                    let found: Vec<_> = windows.iter().filter(|w| w.0 == *probe).collect();
+                    if row[c] == "none" {
+                        assert!(found.is_empty(), "{scenario} {probe}: {found:?}");
+                    } else {
+                        assert_eq!(found.len(), 1, "{scenario} {probe}: {found:?}");
+                        assert_eq!(found[0].2, row[c], "{scenario} {probe} duration");
+                        assert_eq!(found[0].3, row[cause_col], "{scenario} {probe} cause");
+                        if let Some(k) = kind_col {
+                            assert_eq!(found[0].1, row[k], "{scenario} {probe} kind");
+                        }
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    // The first table names 13 probes (2 + 2 + 1 + 1 + 1 + 1 + 1 + 2 + 2) in two scenarios, and
+    // the second 10 (2 + 1 + 1 + 1 + 1 + 2 + 1 + 1) in one.
+    assert_eq!(checked, 2 * 13 + 10);
+}
+
+#[test]
+fn docs_links_resolve() {
+    let docs = repo_path("docs");
+    let page = fs::read_to_string(docs.join("propagation-delays.md")).unwrap();
+    let mut count = 0;
+    for part in page.split("](").skip(1) {
+        let target = part.split(')').next().unwrap();
+        if target.starts_with("http") {
+            continue;
+        }
+        assert!(docs.join(target).exists(), "broken link {target}");
+        count += 1;
+    }
+    assert!(count >= 8, "{count} links");
+}
