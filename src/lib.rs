@@ -8,13 +8,14 @@
 //! The pipeline, one module each:
 //! [`scenario`] (parse, validate) → [`model`] (directory, tokens, decisions) → [`engine`] (time,
 //! queue, seeded streams) → [`sim`] (the event loop and the caches) → [`observe`] (truth, windows,
-//! convergence) → [`output`] (CSV files, banner).
+//! convergence) → [`output`] (CSV files, banner) → [`report`] (`report.md` and SVG figures).
 
 pub mod engine;
 pub mod error;
 pub mod model;
 pub mod observe;
 pub mod output;
+pub mod report;
 pub mod scenario;
 pub mod sim;
 pub mod time;

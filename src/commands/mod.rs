@@ -1,7 +1,9 @@
 //! Subcommands, one module each: a clap `Args` struct and an `exec` function that calls the
 //! library and returns the exit code.
 
+mod explain;
 mod regen;
+mod report;
 mod run;
 mod schema;
 mod validate;
@@ -34,8 +36,12 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Print the JSON Schema of the scenario format (for editors such as Taplo).
     Schema(schema::SchemaArgs),
-    /// Run every shipped scenario into `results/<name>`, replacing the old outputs.
+    /// Run every shipped scenario into `results/<name>` with its report, replacing the old outputs.
     Regen(regen::RegenArgs),
+    /// Explain the decision of one probe at one instant: token, instance entry, truth, window.
+    Explain(explain::ExplainArgs),
+    /// Write `report.md` and one SVG timeline per probe into a results folder.
+    Report(report::ReportArgs),
 }
 
 /// Runs the chosen subcommand; returns the exit code of a run that finished.
@@ -43,12 +49,14 @@ pub fn exec(cli: Cli) -> Result<u8, Error> {
     match cli.command {
         Command::Run(args) => run::exec(args),
         Command::Regen(args) => regen::exec(args),
+        Command::Report(args) => report::exec(args),
+        Command::Explain(args) => explain::exec(args),
         Command::Validate(args) => validate::exec(args),
         Command::Schema(args) => schema::exec(args),
     }
 }
 
-/// The scenario arguments shared by `run` and `validate`.
+/// The scenario arguments shared by `run`, `validate` and `explain`.
 #[derive(Args)]
 pub struct ScenarioArgs {
     /// Scenario file (TOML).

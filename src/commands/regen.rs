@@ -1,4 +1,5 @@
-//! `staleauth regen`: run every shipped scenario into `results/<name>`.
+//! `staleauth regen`: run every shipped scenario into `results/<name>`, with its report and
+//! figures.
 //!
 //! Outputs are deterministic, so after `regen` a `git diff results/` shows only real changes of
 //! behaviour; CI runs it and fails on any difference.
@@ -53,7 +54,7 @@ pub fn exec(args: RegenArgs) -> Result<u8, Error> {
     }
     for s in &scenarios {
         let out = args.results.join(&s.name);
-        let result = output::run_to_dir(s, &out)?;
+        let result = output::run_to_dir_with(s, &out, true)?;
         eprintln!(
             "{:<28} {:>3} window(s) {:>7} requests  -> {}",
             s.name,

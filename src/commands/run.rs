@@ -19,6 +19,9 @@ pub struct RunArgs {
     /// Print only the output folder, not the banner and the table of windows.
     #[arg(long, short)]
     quiet: bool,
+    /// Also write `report.md` and one SVG timeline per probe into the output folder.
+    #[arg(long)]
+    report: bool,
 }
 
 pub fn exec(args: RunArgs) -> Result<u8, Error> {
@@ -30,7 +33,7 @@ pub fn exec(args: RunArgs) -> Result<u8, Error> {
     if !args.quiet {
         eprint!("{}", banner::banner(&scenario));
     }
-    let result = output::run_to_dir(&scenario, &out)?;
+    let result = output::run_to_dir_with(&scenario, &out, args.report)?;
     if args.quiet {
         eprintln!("{}", out.display());
     } else {

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::scenario::{
-    AppRoleGrant, Assignment, GroupId, PrincipalId, Scenario, ServiceId, Subject,
+    AppRoleGrant, Assignment, EventKind, GroupId, PrincipalId, Scenario, ServiceId, Subject,
 };
 
 #[derive(Debug, Clone)]
@@ -78,6 +78,19 @@ impl Directory {
             }
         }
         found
+    }
+
+    /// Applies a directory change. Restarts are not directory changes and change nothing here.
+    pub fn apply(&mut self, kind: &EventKind) {
+        match kind {
+            EventKind::AddMember { group, member } => self.add_member(*group, *member),
+            EventKind::RemoveMember { group, member } => self.remove_member(*group, *member),
+            EventKind::AssignRole(a) => self.assign(a.clone()),
+            EventKind::RemoveRole(a) => self.unassign(a),
+            EventKind::GrantAppRole(g) => self.grant(g.clone()),
+            EventKind::RevokeAppRole(g) => self.revoke(g),
+            EventKind::RestartApp(_) | EventKind::RestartInstance { .. } => {}
+        }
     }
 
     /// Returns the app roles of `service` granted to the principal directly or through `groups`.

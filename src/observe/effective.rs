@@ -83,6 +83,23 @@ pub struct Path {
     pub stale: Layers,
 }
 
+impl Path {
+    /// The token the app's SDK would use, if it holds a usable one.
+    pub fn client(&self) -> Option<&Rc<Token>> {
+        self.client.as_ref()
+    }
+
+    /// The token the identity endpoint's backend would return, if it holds an unexpired one.
+    pub fn backend(&self) -> Option<&Rc<Token>> {
+        self.backend.as_ref()
+    }
+
+    /// The token the issuer would issue now, with current claims.
+    pub fn fresh(&self) -> &Rc<Token> {
+        &self.fresh
+    }
+}
+
 /// Evaluates probes against a state at one instant.
 pub struct Evaluator<'a> {
     pub scenario: &'a Scenario,
@@ -152,6 +169,11 @@ impl<'a> Evaluator<'a> {
             fresh,
             stale,
         }
+    }
+
+    /// Returns the token a request would present now, with no layer refreshed.
+    pub fn presented_token<'p>(&self, path: &'p Path) -> &'p Rc<Token> {
+        self.presented(path, Layers::NONE)
     }
 
     /// Returns the token presented when the stale layers in `refresh` are refreshed.

@@ -9,6 +9,7 @@
 //!   it changed.
 
 pub mod effective;
+pub mod explain;
 pub mod tracker;
 
 pub use effective::{Evaluator, Layers};

@@ -340,16 +340,18 @@ pub fn check_out_dir(out: &Path) -> Result<PathBuf, Error> {
 
 /// Returns whether an existing folder holds only files a run writes, so that replacing it loses
 /// nothing else.
-fn is_results_folder(dir: &Path) -> Result<bool, Error> {
+pub fn is_results_folder(dir: &Path) -> Result<bool, Error> {
     let entries = fs::read_dir(dir)
         .map_err(|e| Error::io(format!("failed to list `{}`", dir.display()), e))?;
     for entry in entries {
         let entry =
             entry.map_err(|e| Error::io(format!("failed to list `{}`", dir.display()), e))?;
         let name = entry.file_name();
-        let known = name
-            .to_str()
-            .is_some_and(|n| FILES.contains(&n) || n == "report.md" || n.ends_with(".svg"));
+        // A report file may be left as `<name>.partial` by a report that failed while writing.
+        let known = name.to_str().is_some_and(|n| {
+            let report = n.strip_suffix(".partial").unwrap_or(n);
+            FILES.contains(&n) || report == "report.md" || report.ends_with(".svg")
+        });
         if !known || !entry.path().is_file() {
             return Ok(false);
         }
@@ -362,6 +364,12 @@ fn is_results_folder(dir: &Path) -> Result<bool, Error> {
 /// An existing `out` is replaced only when it holds nothing but files a run writes; anything else
 /// is an error, so a mistyped `--out` never deletes unrelated files.
 pub fn run_to_dir(scenario: &Scenario, out: &Path) -> Result<RunResult, Error> {
+    run_to_dir_with(scenario, out, false)
+}
+
+/// Runs `scenario` like [`run_to_dir`], and with `report` also writes `report.md` and the SVG
+/// figures into the folder before it is moved into place.
+pub fn run_to_dir_with(scenario: &Scenario, out: &Path, report: bool) -> Result<RunResult, Error> {
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent)
             .map_err(|e| Error::io(format!("failed to create `{}`", parent.display()), e))?;
@@ -386,6 +394,9 @@ pub fn run_to_dir(scenario: &Scenario, out: &Path) -> Result<RunResult, Error> {
         sink.finish()?;
         write_windows(scenario, &partial, &result.windows)?;
         write_changes(&partial, &result.changes)?;
+        if report {
+            crate::report::write_report(scenario, &partial)?;
+        }
         Ok(result)
     })();
     let result = match outcome {

@@ -62,6 +62,22 @@ pub fn load_file_with(path: &Path, overrides: &[Override]) -> Result<Scenario, E
     Ok(scenario)
 }
 
+/// Returns the comment block at the top of a scenario file, with `# ` stripped from each line.
+/// Blank lines before the block are skipped, and the first other line ends it.
+fn header_comment(text: &str) -> String {
+    let mut lines = Vec::new();
+    for line in text.lines() {
+        if lines.is_empty() && line.trim().is_empty() {
+            continue;
+        }
+        let Some(comment) = line.trim_start().strip_prefix('#') else {
+            break;
+        };
+        lines.push(comment.strip_prefix(' ').unwrap_or(comment).trim_end());
+    }
+    lines.join("\n").trim().to_string()
+}
+
 /// Validates scenario text; `file` names it in diagnostics and gives the default scenario name.
 pub fn load_str(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
     let fail = |diagnostics| ScenarioError {
@@ -92,7 +108,10 @@ pub fn load_str(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
     };
     let scenario = builder.build(raw, file);
     match scenario {
-        Some(s) if builder.diagnostics.is_empty() => Ok(s),
+        Some(mut s) if builder.diagnostics.is_empty() => {
+            s.header = header_comment(text);
+            Ok(s)
+        }
         _ => Err(fail(builder.diagnostics)),
     }
 }
@@ -400,6 +419,7 @@ impl Builder {
         let mut scenario = Scenario {
             name,
             description: raw.description.clone().unwrap_or_default(),
+            header: String::new(),
             preset: preset.name,
             seed,
             horizon,
@@ -1986,4 +2006,20 @@ fn find_cycle_over_time(s: &Scenario) -> Option<(SimTime, String)> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header_comment;
+
+    #[test]
+    fn header_comment_strips_marks() {
+        let text = "\n# What it shows.\n#\n#   indented\nname = \"x\"\n# not header\n";
+        assert_eq!(header_comment(text), "What it shows.\n\n  indented");
+    }
+
+    #[test]
+    fn header_comment_empty_without_comment() {
+        assert_eq!(header_comment("name = \"x\"\n# later\n"), "");
+    }
 }

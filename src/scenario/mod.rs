@@ -309,6 +309,9 @@ pub struct ResolvedParameter {
 pub struct Scenario {
     pub name: String,
     pub description: String,
+    /// The comment block at the top of the file, without its `#` marks: what the scenario shows
+    /// and its source. Empty when the file starts with a key.
+    pub header: String,
     pub preset: &'static str,
     pub seed: u64,
     pub horizon: SimTime,

@@ -1,14 +1,18 @@
 //! Integration tests, one binary organised by behaviour:
 //! - `cases`: each shipped scenario from a public report, against windows derived by hand;
+//! - `docs_cases`: the scenarios behind docs/propagation-delays.md, the same way;
 //! - `properties`: determinism, order independence, no window with every cache off, bounds;
 //! - `model`: single rules of the model on small inline scenarios;
 //! - `cli`: the command line, its exit codes and its output folder;
+//! - `report`: reports, figures and `explain`;
 //! - `tidy`: checks on the source tree itself.
 
 mod cases;
 mod cli;
+mod docs_cases;
 mod model;
 mod properties;
+mod report;
 mod tidy;
 
 use std::path::{Path, PathBuf};
