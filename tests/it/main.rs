@@ -2,10 +2,12 @@
 //! - `cases`: each shipped scenario from a public report, against windows derived by hand;
 //! - `properties`: determinism, order independence, no window with every cache off, bounds;
 //! - `model`: single rules of the model on small inline scenarios;
-//! - `cli`: the command line, its exit codes and its output folder.
+//! - `cli`: the command line, its exit codes and its output folder;
+//! - `invalid`: the corpus of invalid scenarios in `tests/invalid/` against its stderr snapshots.
 
 mod cases;
 mod cli;
+mod invalid;
 mod model;
 mod properties;
 
