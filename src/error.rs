@@ -22,7 +22,7 @@ pub struct Diagnostic {
     /// Dotted key path such as `services[1].instances`.
     pub key: Option<String>,
     pub span: Option<Range<usize>>,
-    /// What would be valid, or how to fix it.
+    /// The valid values or the fix.
     pub help: Option<String>,
     /// A second place in the file that the problem involves, such as the first of two duplicates.
     pub related: Option<(String, Range<usize>)>,

@@ -105,9 +105,13 @@ pub fn load_str(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
     diagnostics.extend(builder.diagnostics.into_iter().filter(|d| !repeats(d)));
     match scenario {
         Some(s) if diagnostics.is_empty() => Ok(s),
-        _ if diagnostics.is_empty() => Err(fail(vec![Diagnostic::new(
-            "the scenario is invalid, but no problem was recorded; this is a bug in staleauth",
-        )])),
+        _ if diagnostics.is_empty() => Err(fail(vec![
+            Diagnostic::new(
+                "the scenario is invalid, but no problem was recorded; this is a bug in staleauth",
+            )
+            .span(0..0)
+            .help("please report it with the scenario file"),
+        ])),
         _ => Err(fail(diagnostics)),
     }
 }

@@ -1,10 +1,11 @@
-//! The JSON Schema of the scenario format, generated from the types that parse it, and the key
-//! check that uses it to report every unknown key of a file at once.
+//! The JSON Schema of the scenario format, generated from the types that parse it, and the first
+//! check of a file, which uses it to report every problem of shape at once.
 //!
-//! serde stops at the first unknown key. Before deserializing, [`check_keys`] walks the parsed
-//! TOML document beside the schema and reports each key that no table accepts, with its dotted
-//! path, its span and the nearest valid key. Types and values are left to serde and to the build
-//! stage.
+//! serde stops at the first error and names Rust types in it. Before deserializing,
+//! [`check_document`] walks the parsed TOML document beside the schema. It reports every syntax
+//! error, unknown key (with the nearest valid key), value of the wrong type, integer out of range
+//! and missing required key, each with its dotted path and span. It then removes the offending
+//! keys, so that the build stage can check the values and references of the rest.
 
 use std::ops::Range;
 
@@ -80,9 +81,9 @@ pub struct Checked<'a> {
     /// The pruned document, or `None` when the text is not valid TOML.
     pub document: Option<Spanned<DeTable<'a>>>,
     pub diagnostics: Vec<Diagnostic>,
-    /// Dotted key paths that the diagnostics already cover: a later diagnostic on one of these
-    /// keys, or below it, would repeat a reported problem (a missing `horizon` after a `horizon`
-    /// of the wrong type, a missing `group` after an unknown `groop`).
+    /// Dotted key paths that the diagnostics already cover. A later diagnostic on one of these
+    /// keys, or below it, would repeat a reported problem, such as a missing `horizon` after a
+    /// `horizon` of the wrong type, or a missing `group` after an unknown `groop`.
     pub covered: Vec<String>,
     /// True when a problem was found that pruning cannot leave behind safely (a missing required
     /// key, a wrong type inside a list or of a required key): the build stage must not run.

@@ -33,9 +33,9 @@ fn staleauth(args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// Checks that every diagnostic of a rendered error names a location and a key: the standard
-/// every snapshot is reviewed against. TOML syntax errors have no key, because the document
-/// does not parse into keys.
+/// Checks that every diagnostic of a rendered error has a location, a caret, a key and a help
+/// line, the standard every snapshot is reviewed against. TOML syntax errors have no key, because
+/// a document that does not parse has no keys.
 fn check_shape(name: &str, relative: &str, stderr: &str) -> Vec<String> {
     let mut problems = Vec::new();
     let blocks: Vec<&str> = stderr.split("\n\n").collect();

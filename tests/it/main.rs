@@ -3,12 +3,14 @@
 //! - `properties`: determinism, order independence, no window with every cache off, bounds;
 //! - `model`: single rules of the model on small inline scenarios;
 //! - `cli`: the command line, its exit codes and its output folder;
-//! - `invalid`: the corpus of invalid scenarios in `tests/invalid/` against its stderr snapshots.
+//! - `invalid`: the corpus of invalid scenarios in `tests/invalid/` against its stderr snapshots;
+//! - `mutations`: the loader on mutated shipped scenarios, which must never panic.
 
 mod cases;
 mod cli;
 mod invalid;
 mod model;
+mod mutations;
 mod properties;
 
 use std::path::{Path, PathBuf};
