@@ -198,6 +198,15 @@ impl Builder {
             );
             return None;
         }
+        if text.get_ref().trim().is_empty() {
+            self.error(
+                Diagnostic::new(format!("empty duration for `{key}`"))
+                    .key(key)
+                    .span(span_of(text))
+                    .help("durations are written like `8h`, `1h30m`, `24h5m` or `250ms`"),
+            );
+            return None;
+        }
         if text.get_ref().trim().contains(char::is_whitespace) {
             self.error(
                 Diagnostic::new(format!(
@@ -279,7 +288,8 @@ impl Builder {
                 self.error(
                     Diagnostic::new(format!("empty name in `{section}`"))
                         .key(key)
-                        .span(span_of(name)),
+                        .span(span_of(name))
+                        .help("other entries refer to this one by name; write a name such as `webapp`"),
                 );
                 continue;
             }
@@ -549,7 +559,12 @@ impl Builder {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if !valid {
-            let mut d = Diagnostic::new(format!("invalid scenario name `{name}`"))
+            let message = if name.is_empty() {
+                "empty scenario name".to_string()
+            } else {
+                format!("invalid scenario name `{name}`")
+            };
+            let mut d = Diagnostic::new(message)
                 .key("name")
                 .help("a name becomes a folder under results/: use letters, digits, `-`, `_` and `.`, not starting with `.`");
             if let Some(span) = span {
