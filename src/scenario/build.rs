@@ -165,11 +165,18 @@ fn span_of<T>(s: &Sp<T>) -> Range<usize> {
 
 fn list_names<'a>(names: impl Iterator<Item = &'a str>, what: &str) -> String {
     let names: Vec<&str> = names.collect();
-    if names.is_empty() {
-        format!("no {what} is declared in this file")
-    } else {
-        format!("valid names: {}", names.join(", "))
+    if !names.is_empty() {
+        return format!("valid names: {}", names.join(", "));
     }
+    let section = match what {
+        "principal or group" => "[[principals]]` or `[[groups]]",
+        "principal" => "[[principals]]",
+        "group" => "[[groups]]",
+        "service" => "[[services]]",
+        "app" => "[[apps]]",
+        _ => return format!("no {what} is declared in this file"),
+    };
+    format!("no {what} is declared in this file; declare it in a `{section}` entry")
 }
 
 impl Builder {
