@@ -333,13 +333,18 @@ impl Walker<'_> {
             .map(|r| r.iter().filter_map(Json::as_str).collect())
             .unwrap_or_default();
         let mut remove = Vec::new();
+        // Valid keys suggested for unknown ones: a problem reported later on a suggested key
+        // that the table lacks follows from the typo, so that key counts as covered.
+        let mut suggestions = Vec::new();
         for (key, value) in table.iter_mut() {
             let name = key.get_ref().to_string();
             self.path.push(name.clone());
             let verdict = match properties.get(&name) {
                 Some(child) => self.value(child, value, &name),
                 None if closed => {
-                    self.unknown_key(&name, key.span(), properties);
+                    if let Some(suggestion) = self.unknown_key(&name, key.span(), properties) {
+                        suggestions.push(suggestion);
+                    }
                     Verdict::Remove
                 }
                 None => Verdict::Keep,
@@ -362,6 +367,13 @@ impl Walker<'_> {
         for name in remove {
             table.remove(name.as_str());
         }
+        for suggestion in suggestions {
+            if table.get(suggestion.as_str()).is_none() {
+                let mut path = self.path.clone();
+                path.push(suggestion);
+                self.covered.push(display_path(&path));
+            }
+        }
         for name in &required {
             if table.get(*name).is_none() && !self.removed(name) {
                 self.missing_key(name, &required, span.clone());
@@ -376,21 +388,20 @@ impl Walker<'_> {
         self.covered.contains(&display_path(&path))
     }
 
+    /// Reports an unknown key and returns the valid key it is likely a typo of, if any.
     fn unknown_key(
         &mut self,
         name: &str,
         span: Range<usize>,
         properties: &serde_json::Map<String, Json>,
-    ) {
+    ) -> Option<String> {
         let mut valid: Vec<&str> = properties.keys().map(String::as_str).collect();
         valid.sort_unstable();
         let mut help = format!("valid keys here: {}", valid.join(", "));
         let parent = display_path(&self.path[..self.path.len() - 1]);
-        if let Some(c) = closest(name, valid.iter().copied()) {
+        let suggestion = closest(name, valid.iter().copied());
+        if let Some(c) = suggestion {
             help = format!("did you mean `{c}`? {help}");
-            let mut suggested = self.path[..self.path.len() - 1].to_vec();
-            suggested.push(c.to_string());
-            self.covered.push(display_path(&suggested));
         }
         let place = if parent.is_empty() {
             "at the top level".to_string()
@@ -403,6 +414,7 @@ impl Walker<'_> {
                 .span(span)
                 .help(help),
         );
+        suggestion.map(str::to_string)
     }
 
     fn missing_key(&mut self, name: &str, required: &[&str], span: Range<usize>) {
