@@ -146,6 +146,11 @@ fn serde_diagnostic(text: &str, e: &toml::de::Error) -> Diagnostic {
     d
 }
 
+/// Most instances one service may have. A run allocates every instance's RBAC cache at its start,
+/// even with no probe on the service, so without a bound `instances = 4_000_000_000` would exhaust
+/// memory. NOTE: the value is a chosen bound on memory, not a limit of any Azure service.
+pub const MAX_INSTANCES: u32 = 100_000;
+
 struct Builder {
     diagnostics: Vec<Diagnostic>,
     parameters: Vec<ResolvedParameter>,
@@ -994,6 +999,20 @@ impl Builder {
                         .key(key("instances"))
                         .span(span_of(n))
                         .help("a service needs at least 1 instance"),
+                );
+                1
+            }
+            Some(n) if *n.get_ref() > MAX_INSTANCES => {
+                self.error(
+                    Diagnostic::new(format!(
+                        "service `{name}` has {} instances, above the maximum of {MAX_INSTANCES}",
+                        n.get_ref()
+                    ))
+                    .key(key("instances"))
+                    .span(span_of(n))
+                    .help(format!(
+                        "a run keeps an RBAC cache for every instance; set `instances` from 1 to {MAX_INSTANCES}"
+                    )),
                 );
                 1
             }
