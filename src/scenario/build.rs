@@ -1956,9 +1956,10 @@ impl Builder {
         probes
     }
 
-    /// Sorts events canonically, describes them, and replays the directory in time order to reject
-    /// changes that cannot apply: adding an existing member or assignment, removing a missing one,
-    /// two changes to one relation at the same instant, and a change that closes a group cycle.
+    /// Sorts events canonically, describes them, and replays the directory in time order. It
+    /// rejects changes that cannot apply (adding an existing member or assignment, removing a
+    /// missing one), two changes to one relation at the same instant, and a change that closes a
+    /// group cycle.
     ///
     /// `entries[i]` is the position in the file of `s.events[i]`, for keys and spans.
     fn check_event_sequence(&mut self, s: &mut Scenario, raw: &RawScenario, entries: Vec<usize>) {

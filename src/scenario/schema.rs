@@ -186,7 +186,7 @@ fn accepts(root: &Json, node: &Json) -> Accepts {
     a
 }
 
-/// What a schema node accepts, in words, with an example for the help line.
+/// Describes what a schema node accepts, in words, with an example for the help line.
 fn expected(root: &Json, node: &Json, name: &str) -> (String, String) {
     let a = accepts(root, node);
     if a.duration && a.table {
@@ -279,7 +279,7 @@ fn integer_value(value: &DeValue) -> Option<i128> {
     Some(if negative { -magnitude } else { magnitude })
 }
 
-/// Whether a value's kind fits what a node accepts.
+/// Checks whether a value's kind fits what a node accepts.
 fn fits(a: &Accepts, value: &DeValue) -> bool {
     match value {
         DeValue::String(_) => a.string,
@@ -292,7 +292,7 @@ fn fits(a: &Accepts, value: &DeValue) -> bool {
     }
 }
 
-/// What happened to a value during the walk.
+/// The outcome of checking one value.
 #[derive(PartialEq, Eq)]
 enum Verdict {
     Keep,
@@ -332,6 +332,7 @@ impl Walker<'_> {
             .and_then(Json::as_array)
             .map(|r| r.iter().filter_map(Json::as_str).collect())
             .unwrap_or_default();
+
         let mut remove = Vec::new();
         // Valid keys suggested for unknown ones: a problem reported later on a suggested key
         // that the table lacks follows from the typo, so that key counts as covered.
@@ -364,6 +365,7 @@ impl Walker<'_> {
             }
             self.path.pop();
         }
+
         for name in remove {
             table.remove(name.as_str());
         }
@@ -381,7 +383,7 @@ impl Walker<'_> {
         }
     }
 
-    /// Whether `name` under the current path was removed after a reported problem.
+    /// Checks whether `name` under the current path was removed after a reported problem.
     fn removed(&self, name: &str) -> bool {
         let mut path = self.path.clone();
         path.push(name.to_string());
