@@ -22,7 +22,7 @@ pub struct Diagnostic {
     /// Dotted key path such as `services[1].instances`.
     pub key: Option<String>,
     pub span: Option<Range<usize>>,
-    /// What would be valid, or how to fix it.
+    /// The valid values or the fix.
     pub help: Option<String>,
     /// A second place in the file that the problem involves, such as the first of two duplicates.
     pub related: Option<(String, Range<usize>)>,
@@ -78,18 +78,26 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-fn render_snippet(f: &mut fmt::Formatter<'_>, text: &str, span: &Range<usize>) -> fmt::Result {
-    let (line, column) = line_column(text, span.start);
-    let line_start = text[..span.start.min(text.len())]
-        .rfind('\n')
-        .map_or(0, |i| i + 1);
+/// Width of the line-number gutter for a diagnostic: the digits of its line number, at least 1.
+fn gutter_width(text: &str, span: Option<&Range<usize>>) -> usize {
+    span.map_or(1, |s| line_column(text, s.start).0.to_string().len())
+}
+
+fn render_snippet(
+    f: &mut fmt::Formatter<'_>,
+    text: &str,
+    span: &Range<usize>,
+    gutter: usize,
+) -> fmt::Result {
+    let start = span.start.min(text.len());
+    let (line, column) = line_column(text, start);
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
     let line_end = text[line_start..]
         .find('\n')
         .map_or(text.len(), |i| line_start + i);
     let source_line = text[line_start..line_end].trim_end_matches('\r');
-    let end = span.end.min(line_end).max(span.start);
-    let width = text[span.start.min(text.len())..end].chars().count().max(1);
-    let gutter = line.to_string().len();
+    let end = span.end.min(line_end).max(start);
+    let width = text[start..end].chars().count().max(1);
     writeln!(f, "{:gutter$} |", "")?;
     writeln!(f, "{line} | {source_line}")?;
     writeln!(
@@ -108,24 +116,28 @@ impl fmt::Display for ScenarioError {
             if i > 0 {
                 writeln!(f)?;
             }
+            // The layout of rustc's diagnostics: the arrow is indented by the gutter width and
+            // the notes line up with the gutter's `|`.
+            let gutter = gutter_width(&self.text, d.span.as_ref());
+            let indent = " ".repeat(gutter);
             writeln!(f, "error: {}", d.message)?;
             match &d.span {
                 Some(span) => {
                     let (line, column) = line_column(&self.text, span.start);
-                    writeln!(f, "  --> {file}:{line}:{column}")?;
-                    render_snippet(f, &self.text, span)?;
+                    writeln!(f, "{indent}--> {file}:{line}:{column}")?;
+                    render_snippet(f, &self.text, span, gutter)?;
                 }
-                None => writeln!(f, "  --> {file}")?,
+                None => writeln!(f, "{indent}--> {file}")?,
             }
             if let Some(key) = &d.key {
-                writeln!(f, "  = key: {key}")?;
+                writeln!(f, "{indent} = key: {key}")?;
             }
             if let Some((label, span)) = &d.related {
                 let (line, column) = line_column(&self.text, span.start);
-                writeln!(f, "  = note: {label} at {file}:{line}:{column}")?;
+                writeln!(f, "{indent} = note: {label} at {file}:{line}:{column}")?;
             }
             if let Some(help) = &d.help {
-                writeln!(f, "  = help: {help}")?;
+                writeln!(f, "{indent} = help: {help}")?;
             }
         }
         let n = self.diagnostics.len();

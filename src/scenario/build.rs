@@ -10,6 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::Path;
 
+use serde::Deserialize;
+
 use super::overrides::{self, Override};
 use super::preset::{self, Preset};
 use super::raw::*;
@@ -79,42 +81,94 @@ fn header_comment(text: &str) -> String {
 }
 
 /// Validates scenario text; `file` names it in diagnostics and gives the default scenario name.
+///
+/// Every independent problem is reported: the schema check removes each key it reports, the rest
+/// of the document is deserialized and built, and build diagnostics on a key the schema check
+/// already reported are dropped as repeats. Diagnostics are sorted by their place in the file.
 pub fn load_str(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
-    let fail = |diagnostics| ScenarioError {
-        file: file.to_path_buf(),
-        text: text.to_string(),
-        diagnostics,
-    };
-    let unknown = super::schema::check_keys(text);
-    if !unknown.is_empty() {
-        return Err(fail(unknown));
-    }
-    let raw: RawScenario = match toml::from_str(text) {
-        Ok(raw) => raw,
-        Err(e) => {
-            let mut d = Diagnostic::new(e.message().trim().to_string());
-            if let Some(span) = e.span() {
-                if let Some(key) = super::schema::key_at(text, &span) {
-                    d = d.key(key);
-                }
-                d = d.span(span);
-            }
-            return Err(fail(vec![d]));
+    let fail = |mut diagnostics: Vec<Diagnostic>| {
+        diagnostics.sort_by_key(|d| d.span.as_ref().map_or(0, |s| s.start));
+        ScenarioError {
+            file: file.to_path_buf(),
+            text: text.to_string(),
+            diagnostics,
         }
+    };
+    let checked = super::schema::check_document(text);
+    let mut diagnostics = checked.diagnostics;
+    let Some(document) = checked.document.filter(|_| !checked.fatal) else {
+        return Err(fail(diagnostics));
+    };
+    let raw = match RawScenario::deserialize(toml::de::Deserializer::from(document)) {
+        Ok(raw) => raw,
+        Err(e) if diagnostics.is_empty() => return Err(fail(vec![serde_diagnostic(text, &e)])),
+        Err(_) => return Err(fail(diagnostics)),
     };
     let mut builder = Builder {
         diagnostics: Vec::new(),
         parameters: Vec::new(),
     };
     let scenario = builder.build(raw, file);
+    let repeats = |d: &Diagnostic| {
+        d.key.as_ref().is_some_and(|k| {
+            checked.covered.iter().any(|c| {
+                k == c
+                    || k.strip_prefix(c.as_str())
+                        .is_some_and(|rest| rest.starts_with(['.', '[']))
+            })
+        })
+    };
+    diagnostics.extend(builder.diagnostics.into_iter().filter(|d| !repeats(d)));
     match scenario {
-        Some(mut s) if builder.diagnostics.is_empty() => {
+        Some(mut s) if diagnostics.is_empty() => {
             s.header = header_comment(text);
             Ok(s)
         }
-        _ => Err(fail(builder.diagnostics)),
+        _ if diagnostics.is_empty() => Err(fail(vec![
+            Diagnostic::new(
+                "the scenario is invalid, but no problem was recorded; this is a bug in staleauth",
+            )
+            .span(0..0)
+            .help("please report it with the scenario file"),
+        ])),
+        _ => Err(fail(diagnostics)),
     }
 }
+
+/// Converts a deserializer error that the schema check did not foresee, with the Rust type names
+/// of serde's messages put in words.
+fn serde_diagnostic(text: &str, e: &toml::de::Error) -> Diagnostic {
+    let mut message = e.message().trim().to_string();
+    for (rust, words) in [
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        (
+            "expected u64",
+            "expected a whole number from 0 to 18446744073709551615",
+        ),
+        ("expected f64", "expected a number"),
+        ("expected a sequence", "expected a list"),
+        ("invalid type: map", "invalid type: table"),
+        ("invalid type: sequence", "invalid type: list"),
+    ] {
+        message = message.replace(rust, words);
+    }
+    let mut d = Diagnostic::new(message).help("see the scenario format in README.md");
+    if let Some(span) = e.span() {
+        if let Some(key) = super::schema::key_at(text, &span) {
+            d = d.key(key);
+        }
+        d = d.span(span);
+    }
+    d
+}
+
+/// Most instances one service may have. A run allocates every instance's RBAC cache at its start,
+/// even with no probe on the service, so without a bound `instances = 4_000_000_000` would exhaust
+/// memory. NOTE: the value is a chosen bound on memory, not a limit of any Azure service.
+pub const MAX_INSTANCES: u32 = 100_000;
 
 struct Builder {
     diagnostics: Vec<Diagnostic>,
@@ -125,19 +179,28 @@ struct Builder {
 struct Declared {
     index: usize,
     span: Range<usize>,
+    /// Position of the entry in its section of the file, for dotted keys.
+    entry: usize,
 }
 
 fn span_of<T>(s: &Sp<T>) -> Range<usize> {
     s.span()
 }
 
-fn list_names<'a>(names: impl Iterator<Item = &'a str>) -> String {
+fn list_names<'a>(names: impl Iterator<Item = &'a str>, what: &str) -> String {
     let names: Vec<&str> = names.collect();
-    if names.is_empty() {
-        "none are declared".to_string()
-    } else {
-        format!("valid names: {}", names.join(", "))
+    if !names.is_empty() {
+        return format!("valid names: {}", names.join(", "));
     }
+    let section = match what {
+        "principal or group" => "[[principals]]` or `[[groups]]",
+        "principal" => "[[principals]]",
+        "group" => "[[groups]]",
+        "service" => "[[services]]",
+        "app" => "[[apps]]",
+        _ => return format!("no {what} is declared in this file"),
+    };
+    format!("no {what} is declared in this file; declare it in a `{section}` entry")
 }
 
 impl Builder {
@@ -154,6 +217,39 @@ impl Builder {
     }
 
     fn duration(&mut self, text: &Text, key: &str) -> Option<SimDuration> {
+        if text.get_ref().trim_start().starts_with('-') {
+            self.error(
+                Diagnostic::new(format!(
+                    "invalid duration `{}`: durations cannot be negative",
+                    text.get_ref()
+                ))
+                .key(key)
+                .span(span_of(text))
+                .help("instants count from the scenario start at 0; write for example `5m`"),
+            );
+            return None;
+        }
+        if text.get_ref().trim().is_empty() {
+            self.error(
+                Diagnostic::new(format!("empty duration for `{key}`"))
+                    .key(key)
+                    .span(span_of(text))
+                    .help("durations are written like `8h`, `1h30m`, `24h5m` or `250ms`"),
+            );
+            return None;
+        }
+        if text.get_ref().trim().contains(char::is_whitespace) {
+            self.error(
+                Diagnostic::new(format!(
+                    "invalid duration `{}`: a duration has no spaces",
+                    text.get_ref()
+                ))
+                .key(key)
+                .span(span_of(text))
+                .help("write the number and unit together, for example `5m` or `1h30m`"),
+            );
+            return None;
+        }
         match parse_duration(text.get_ref()) {
             Ok(d) => Some(d),
             Err(e) => {
@@ -174,7 +270,8 @@ impl Builder {
             self.error(
                 Diagnostic::new(format!("`{key}` must be longer than zero"))
                     .key(key)
-                    .span(span_of(text)),
+                    .span(span_of(text))
+                    .help("write a positive duration such as `1ms`, `10m` or `8h`"),
             );
             return None;
         }
@@ -222,7 +319,8 @@ impl Builder {
                 self.error(
                     Diagnostic::new(format!("empty name in `{section}`"))
                         .key(key)
-                        .span(span_of(name)),
+                        .span(span_of(name))
+                        .help("other entries refer to this one by name; write a name such as `webapp`"),
                 );
                 continue;
             }
@@ -243,6 +341,7 @@ impl Builder {
                 Declared {
                     index: sorted.len(),
                     span: span_of(name),
+                    entry: i,
                 },
             );
             sorted.push(&entries[i]);
@@ -260,7 +359,7 @@ impl Builder {
         if let Some(d) = declared.get(name.get_ref()) {
             return Some(d.index);
         }
-        let mut help = list_names(declared.keys().map(String::as_str));
+        let mut help = list_names(declared.keys().map(String::as_str), what);
         if let Some(c) = closest(name.get_ref(), declared.keys().map(String::as_str)) {
             help = format!("did you mean `{c}`? {help}");
         }
@@ -295,7 +394,8 @@ impl Builder {
                 self.error(
                     Diagnostic::new("missing key `horizon`")
                         .key("horizon")
-                        .help("add for example `horizon = \"12h\"`: the end of the simulated time"),
+                        .span(0..0)
+                        .help("add a top-level key such as `horizon = \"12h\"`, the end of simulated time"),
                 );
                 None
             }
@@ -318,7 +418,7 @@ impl Builder {
             if let Some(p) = principal_names.get(name) {
                 self.error(
                     Diagnostic::new(format!("`{name}` names both a principal and a group"))
-                        .key("groups")
+                        .key(format!("groups[{}].name", d.entry))
                         .span(d.span.clone())
                         .related("the principal is declared", p.span.clone())
                         .help("principals and groups share one namespace; rename one of them"),
@@ -340,6 +440,7 @@ impl Builder {
 
         // Initial assignments and grants.
         let mut assignments = BTreeSet::new();
+        let mut assignment_spans: BTreeMap<Assignment, Range<usize>> = BTreeMap::new();
         for (i, a) in raw.assignments.iter().enumerate() {
             let key = format!("assignments[{i}]");
             let assignment = self.assignment(
@@ -350,30 +451,58 @@ impl Builder {
                 &a.scope,
                 &key,
             );
-            if assignment.as_ref().is_some_and(|a| assignments.contains(a)) {
+            let Some(assignment) = assignment else {
+                continue;
+            };
+            if let Some(first) = assignment_spans.get(&assignment) {
                 self.error(
-                    Diagnostic::new("duplicate role assignment")
-                        .key(key)
-                        .span(span_of(&raw.assignments[i].principal))
-                        .help("each (principal, role, scope) may be assigned once"),
+                    Diagnostic::new(format!(
+                        "duplicate role assignment: {} on {} to {}",
+                        a.role.get_ref(),
+                        assignment.scope,
+                        a.principal.get_ref()
+                    ))
+                    .key(key)
+                    .span(span_of(&a.principal))
+                    .related("first assigned", first.clone())
+                    .help("each (principal, role, scope) may be assigned once; scopes compare without regard to case or a trailing `/`"),
                 );
-            } else if let Some(a) = assignment {
-                assignments.insert(a);
+                continue;
             }
+            assignment_spans.insert(assignment.clone(), span_of(&a.principal));
+            assignments.insert(assignment);
         }
         let mut app_role_grants = BTreeSet::new();
+        let mut grant_spans: BTreeMap<AppRoleGrant, Range<usize>> = BTreeMap::new();
         for (i, g) in raw.app_roles.iter().enumerate() {
             let key = format!("app_roles[{i}]");
-            if let Some(g) = self.app_role(
+            let Some(grant) = self.app_role(
                 &subjects,
                 &service_names,
                 &g.principal,
                 &g.service,
                 &g.role,
                 &key,
-            ) {
-                app_role_grants.insert(g);
+            ) else {
+                continue;
+            };
+            if let Some(first) = grant_spans.get(&grant) {
+                self.error(
+                    Diagnostic::new(format!(
+                        "duplicate app-role grant: {} of {} to {}",
+                        g.role.get_ref(),
+                        g.service.get_ref(),
+                        g.principal.get_ref()
+                    ))
+                    .key(key)
+                    .span(span_of(&g.principal))
+                    .related("first granted", first.clone())
+                    .help("each (principal, service, role) may be granted once"),
+                );
+                continue;
             }
+            grant_spans.insert(grant.clone(), span_of(&g.principal));
+            app_role_grants.insert(grant);
         }
 
         // Traffic and observation.
@@ -390,15 +519,18 @@ impl Builder {
             &mut resources,
             horizon_or_max,
         );
-        let events = self.events(
-            &raw.events,
-            &subjects,
-            &role_names,
-            &app_names,
-            &service_names,
-            &services,
-            horizon_or_max,
-        );
+        let (events, event_entries): (Vec<ScheduledEvent>, Vec<usize>) = self
+            .events(
+                &raw.events,
+                &subjects,
+                &role_names,
+                &app_names,
+                &service_names,
+                &services,
+                horizon_or_max,
+            )
+            .into_iter()
+            .unzip();
         let probes = self.probes(&raw.probes, &context, &mut resources, &workloads);
         for (i, app) in apps.iter().enumerate() {
             self.param(
@@ -439,7 +571,7 @@ impl Builder {
             resources: resources.names,
             parameters: std::mem::take(&mut self.parameters),
         };
-        self.check_event_sequence(&mut scenario, &raw);
+        self.check_event_sequence(&mut scenario, &raw, event_entries);
         Some(scenario)
     }
 
@@ -459,7 +591,12 @@ impl Builder {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if !valid {
-            let mut d = Diagnostic::new(format!("invalid scenario name `{name}`"))
+            let message = if name.is_empty() {
+                "empty scenario name".to_string()
+            } else {
+                format!("invalid scenario name `{name}`")
+            };
+            let mut d = Diagnostic::new(message)
                 .key("name")
                 .help("a name becomes a folder under results/: use letters, digits, `-`, `_` and `.`, not starting with `.`");
             if let Some(span) = span {
@@ -543,7 +680,8 @@ impl Builder {
             self.error(
                 Diagnostic::new("`platform.token_lifetime` must be longer than zero")
                     .key("platform.token_lifetime")
-                    .span(span_of(t)),
+                    .span(span_of(t))
+                    .help("write a positive duration such as `1h` or `8h`"),
             );
         }
         if direct_min > direct_max || direct_min.ms() == 0 {
@@ -621,7 +759,7 @@ impl Builder {
             .keys()
             .chain(subjects.groups.keys())
             .map(String::as_str);
-        let mut help = list_names(all.clone());
+        let mut help = list_names(all.clone(), "principal or group");
         if let Some(c) = closest(name.get_ref(), all) {
             help = format!("did you mean `{c}`? {help}");
         }
@@ -641,6 +779,8 @@ impl Builder {
         groups: &[Group],
     ) -> BTreeSet<(GroupId, Subject)> {
         let mut memberships = BTreeSet::new();
+        // Where each membership is written: its dotted key and span.
+        let mut written: BTreeMap<(GroupId, Subject), (String, Range<usize>)> = BTreeMap::new();
         for (i, g) in raw.iter().enumerate() {
             let Some(group) = subjects.groups.get(g.name.get_ref()).map(|d| d.index) else {
                 continue;
@@ -654,11 +794,12 @@ impl Builder {
                     self.error(
                         Diagnostic::new(format!("group `{}` contains itself", g.name.get_ref()))
                             .key(key)
-                            .span(span_of(m)),
+                            .span(span_of(m))
+                            .help("a group cannot be its own member; remove this entry"),
                     );
                     continue;
                 }
-                if !memberships.insert((group, member)) {
+                if let Some((_, first)) = written.get(&(group, member)) {
                     self.error(
                         Diagnostic::new(format!(
                             "`{}` is listed twice in group `{}`",
@@ -666,20 +807,36 @@ impl Builder {
                             g.name.get_ref()
                         ))
                         .key(key)
-                        .span(span_of(m)),
+                        .span(span_of(m))
+                        .related("first listed", first.clone())
+                        .help("list each member once"),
                     );
+                    continue;
                 }
+                memberships.insert((group, member));
+                written.insert((group, member), (key, span_of(m)));
             }
         }
         if let Some(cycle) = find_group_cycle(&memberships, groups.len()) {
+            // The cycle is reported at the membership that closes it, with the one before it
+            // as the related place.
             let names: Vec<&str> = cycle.iter().map(|&g| groups[g].name.as_str()).collect();
-            let first = &groups[cycle[0]].name;
-            let span = subjects.groups.get(first).map(|d| d.span.clone());
-            let mut d = Diagnostic::new(format!("group membership cycle: {}", names.join(" -> ")))
-                .key("groups")
-                .help("nested groups must form a hierarchy; remove one membership of the cycle");
-            if let Some(span) = span {
-                d = d.span(span);
+            let n = cycle.len();
+            let edge = |a: usize, b: usize| written.get(&(cycle[a], Subject::Group(cycle[b])));
+            let mut d = Diagnostic::new(format!(
+                "group membership cycle: {}",
+                names.join(" contains ")
+            ))
+            .key("groups")
+            .help("nested groups must form a hierarchy; remove one membership of the cycle");
+            if let Some((key, span)) = edge(n - 2, n - 1) {
+                d = d.key(key.clone()).span(span.clone());
+            }
+            if let Some((_, span)) = edge(0, 1).filter(|_| n > 2) {
+                d = d.related(
+                    format!("`{}` contains `{}`", names[0], names[1]),
+                    span.clone(),
+                );
             }
             self.error(d);
         }
@@ -692,9 +849,10 @@ impl Builder {
         let (sorted, _) = self.declare(raw, |r| &r.name, "roles");
         for r in sorted {
             if builtin_names.contains(r.name.get_ref()) {
+                let i = raw.iter().position(|e| std::ptr::eq(e, r)).unwrap_or(0);
                 self.error(
                     Diagnostic::new(format!("role `{}` is a built-in role", r.name.get_ref()))
-                        .key("roles")
+                        .key(format!("roles[{i}].name"))
                         .span(span_of(&r.name))
                         .help("give the custom role another name"),
                 );
@@ -718,6 +876,7 @@ impl Builder {
                     Declared {
                         index: i,
                         span: 0..0,
+                        entry: i,
                     },
                 )
             })
@@ -734,19 +893,32 @@ impl Builder {
     ) -> (Vec<Service>, BTreeMap<String, Declared>) {
         let (sorted, names) = self.declare(raw, |s| &s.name, "services");
         let mut services = Vec::new();
-        let mut audience_owner: BTreeMap<String, String> = BTreeMap::new();
+        // Which service accepts each audience, and where that service is declared.
+        let mut audience_owner: BTreeMap<String, (String, Range<usize>)> = BTreeMap::new();
         for s in sorted {
             let i = raw.iter().position(|r| std::ptr::eq(r, s)).unwrap_or(0);
             let service = self.service(s, i, preset, groups, resources);
-            for &a in &service.audiences {
+            for (j, &a) in service.audiences.iter().enumerate() {
                 let audience = resources.names[a].clone();
-                if let Some(owner) = audience_owner.insert(audience.clone(), service.name.clone()) {
-                    self.error(
+                // Point at the audience as written, or at the service when it comes from `kind`.
+                let (key, span) = match s.audiences.as_ref().and_then(|list| list.get(j)) {
+                    Some(text) => (format!("services[{i}].audiences[{j}]"), span_of(text)),
+                    None => (
+                        format!("services[{i}].kind"),
+                        s.kind.as_ref().map_or(span_of(&s.name), span_of),
+                    ),
+                };
+                match audience_owner.get(&audience) {
+                    Some((owner, first)) => self.error(
                         Diagnostic::new(format!("audience `{audience}` is accepted by both `{owner}` and `{}`", service.name))
-                            .key(format!("services[{i}].audiences"))
-                            .span(span_of(&s.name))
+                            .key(key)
+                            .span(span)
+                            .related(format!("`{owner}` accepts it"), first.clone())
                             .help("each audience belongs to one service; give one service `audiences` of its own"),
-                    );
+                    ),
+                    None => {
+                        audience_owner.insert(audience, (service.name.clone(), span));
+                    }
                 }
             }
             services.push(service);
@@ -770,10 +942,13 @@ impl Builder {
             ("keyvault", "keyvault"),
             ("custom", "custom"),
         ];
-        let kind = match &s.kind {
-            Some(k) => self.choice(k, &key("kind"), &kinds).unwrap_or("custom"),
-            None => "custom",
+        let chosen = match &s.kind {
+            Some(k) => self.choice(k, &key("kind"), &kinds),
+            None => Some("custom"),
         };
+        // An invalid kind is reported once: the checks that depend on the kind are skipped.
+        let kind_known = chosen.is_some();
+        let kind = chosen.unwrap_or("custom");
         let (default_audiences, default_plane, default_auth, default_max_age): (
             &[&str],
             Plane,
@@ -822,6 +997,7 @@ impl Builder {
             Some(list) if !list.is_empty() => {
                 list.iter().map(|a| resources.intern(a.get_ref())).collect()
             }
+            Some(_) | None if default_audiences.is_empty() && !kind_known => Vec::new(),
             Some(_) | None if default_audiences.is_empty() => {
                 self.error(
                     Diagnostic::new(format!("service `{name}` accepts no audience"))
@@ -843,6 +1019,20 @@ impl Builder {
                         .key(key("instances"))
                         .span(span_of(n))
                         .help("a service needs at least 1 instance"),
+                );
+                1
+            }
+            Some(n) if *n.get_ref() > MAX_INSTANCES => {
+                self.error(
+                    Diagnostic::new(format!(
+                        "service `{name}` has {} instances, above the maximum of {MAX_INSTANCES}",
+                        n.get_ref()
+                    ))
+                    .key(key("instances"))
+                    .span(span_of(n))
+                    .help(format!(
+                        "a run keeps an RBAC cache for every instance; set `instances` from 1 to {MAX_INSTANCES}"
+                    )),
                 );
                 1
             }
@@ -918,7 +1108,7 @@ impl Builder {
                 roles: r.roles.iter().cloned().collect(),
             });
         }
-        if authorization == Authorization::Claims && rules.is_empty() {
+        if authorization == Authorization::Claims && rules.is_empty() && kind_known {
             self.error(
                 Diagnostic::new(format!("claims-authorized service `{name}` has no rules, so it would deny everything"))
                     .key(key("rules"))
@@ -1016,63 +1206,90 @@ impl Builder {
     }
 
     fn replication(&mut self, r: &Sp<RawReplication>, key: &str) -> Option<Replication> {
-        let span = span_of(r);
-        let parse = |b: &mut Builder, text: &Option<String>, field: &str| -> Option<SimDuration> {
-            let Some(text) = text else {
-                b.error(
-                    Diagnostic::new(format!("missing `{field}` in `{key}`"))
-                        .key(key)
-                        .span(span.clone()),
-                );
-                return None;
-            };
-            match parse_duration(text) {
-                Ok(d) => Some(d),
-                Err(e) => {
-                    b.error(
-                        Diagnostic::new(e.0)
-                            .key(format!("{key}.{field}"))
-                            .span(span.clone()),
-                    );
-                    None
-                }
+        let t = match r.get_ref() {
+            RawReplication::Fixed(text) => {
+                let text = Sp(toml::Spanned::new(span_of(r), text.clone()));
+                return self.duration(&text, key).map(Replication::Fixed);
             }
+            RawReplication::Table(t) => t,
         };
-        match r.get_ref() {
-            RawReplication::Fixed(text) => match parse_duration(text) {
-                Ok(d) => Some(Replication::Fixed(d)),
-                Err(e) => {
-                    self.error(Diagnostic::new(e.0).key(key).span(span));
-                    None
-                }
-            },
-            RawReplication::Table(t) => match t.distribution.as_str() {
-                "fixed" => parse(self, &t.delay, "delay").map(Replication::Fixed),
-                "uniform" => {
-                    let (low, high) = (parse(self, &t.min, "min")?, parse(self, &t.max, "max")?);
-                    if low > high {
-                        self.error(
-                            Diagnostic::new(format!(
-                                "uniform replication delay has min {low} above max {high}"
-                            ))
-                            .key(key)
-                            .span(span),
-                        );
-                        return None;
+        let distributions = [
+            ("fixed", (["delay"].as_slice(), "`delay`")),
+            ("uniform", (["min", "max"].as_slice(), "`min` and `max`")),
+            ("exponential", (["mean"].as_slice(), "`mean`")),
+        ];
+        let (needed, takes) = self.choice(
+            &t.distribution,
+            &format!("{key}.distribution"),
+            &distributions,
+        )?;
+        let distribution = t.distribution.get_ref();
+        let fields = [
+            ("delay", &t.delay),
+            ("min", &t.min),
+            ("max", &t.max),
+            ("mean", &t.mean),
+        ];
+        let mut values: BTreeMap<&str, SimDuration> = BTreeMap::new();
+        let mut complete = true;
+        for (field, value) in fields {
+            let wanted = needed.contains(&field);
+            match value {
+                Some(text) if wanted => match self.duration(text, &format!("{key}.{field}")) {
+                    Some(d) => {
+                        values.insert(field, d);
                     }
-                    Some(Replication::Uniform(low, high))
-                }
-                "exponential" => parse(self, &t.mean, "mean").map(Replication::Exponential),
-                other => {
+                    None => complete = false,
+                },
+                Some(text) => {
                     self.error(
-                        Diagnostic::new(format!("invalid replication distribution `{other}`"))
-                            .key(format!("{key}.distribution"))
-                            .span(span)
-                            .help("valid values: fixed (with `delay`), uniform (with `min` and `max`), exponential (with `mean`)"),
+                        Diagnostic::new(format!(
+                            "`{field}` does not apply to a `{distribution}` replication delay"
+                        ))
+                        .key(format!("{key}.{field}"))
+                        .span(span_of(text))
+                        .help(format!("a `{distribution}` delay takes {takes}")),
                     );
-                    None
+                    complete = false;
                 }
-            },
+                None if wanted => {
+                    self.error(
+                        Diagnostic::new(format!(
+                            "a `{distribution}` replication delay needs `{field}`"
+                        ))
+                        .key(format!("{key}.{field}"))
+                        .span(span_of(&t.distribution))
+                        .help(format!("a `{distribution}` delay takes {takes}")),
+                    );
+                    complete = false;
+                }
+                None => {}
+            }
+        }
+        if !complete {
+            return None;
+        }
+        match distribution.as_str() {
+            "fixed" => Some(Replication::Fixed(values["delay"])),
+            "uniform" => {
+                let (low, high) = (values["min"], values["max"]);
+                if low > high {
+                    let min = t.min.as_ref().expect("parsed above");
+                    let max = t.max.as_ref().expect("parsed above");
+                    self.error(
+                        Diagnostic::new(format!(
+                            "uniform replication delay has min {low} above max {high}"
+                        ))
+                        .key(format!("{key}.min"))
+                        .span(span_of(min))
+                        .related("max", span_of(max))
+                        .help("set `min` at or below `max`"),
+                    );
+                    return None;
+                }
+                Some(Replication::Uniform(low, high))
+            }
+            _ => Some(Replication::Exponential(values["mean"])),
         }
     }
 
@@ -1139,10 +1356,13 @@ impl Builder {
                     let span = a.refresh_fraction.as_ref().map(span_of).unwrap_or(0..0);
                     self.error(
                         Diagnostic::new(format!(
-                            "`refresh_fraction` must be in (0, 1], not {fraction}"
+                            "`refresh_fraction` must be above 0 and at most 1, not {fraction}"
                         ))
                         .key(key("refresh_fraction"))
-                        .span(span),
+                        .span(span)
+                        .help(
+                            "for example `refresh_fraction = 0.5` refreshes at half the lifetime",
+                        ),
                     );
                 }
                 let min_lifetime = match &a.fraction_min_lifetime {
@@ -1178,7 +1398,14 @@ impl Builder {
         };
         if a.refresh_fraction.is_some() && !matches!(cache, ClientCache::Fraction { .. }) {
             let span = a.refresh_fraction.as_ref().map(span_of).unwrap_or(0..0);
-            self.error(Diagnostic::new("`refresh_fraction` applies only to `client_cache = \"fraction\"` or \"msal-managed-identity\"").key(key("refresh_fraction")).span(span));
+            self.error(
+                Diagnostic::new(format!(
+                    "`refresh_fraction` has no effect with `client_cache = \"{name}\"`"
+                ))
+                .key(key("refresh_fraction"))
+                .span(span)
+                .help("it applies to `client_cache = \"fraction\"` and `\"msal-managed-identity\"`; remove it or change `client_cache`"),
+            );
         }
         if cache == ClientCache::None && a.refresh_offset.is_some() {
             let span = a.refresh_offset.as_ref().map(span_of).unwrap_or(0..0);
@@ -1239,7 +1466,10 @@ impl Builder {
             self.error(
                 Diagnostic::new("empty app role name")
                     .key(format!("{key}.role"))
-                    .span(span_of(role)),
+                    .span(span_of(role))
+                    .help(
+                        "write the role's value as the service defines it, for example `Data.Read`",
+                    ),
             );
             return None;
         }
@@ -1274,7 +1504,8 @@ impl Builder {
             self.error(
                 Diagnostic::new("empty action")
                     .key(format!("{key}.action"))
-                    .span(span_of(action)),
+                    .span(span_of(action))
+                    .help("write an operation such as `Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read`"),
             );
         }
         let service_id = service_id?;
@@ -1360,16 +1591,6 @@ impl Builder {
                 None => Some(horizon),
             };
             if let (Some(a), Some(b)) = (start, stop) {
-                if b <= a {
-                    let span = w.stop.as_ref().map(span_of).unwrap_or(span_of(&w.every));
-                    self.error(
-                        Diagnostic::new(format!(
-                            "workload stops at {b}, not after its start at {a}"
-                        ))
-                        .key(format!("{key}.stop"))
-                        .span(span),
-                    );
-                }
                 if a >= horizon {
                     let span = w.start.as_ref().map(span_of).unwrap_or(span_of(&w.every));
                     self.error(
@@ -1377,8 +1598,21 @@ impl Builder {
                             "workload starts at {a}, at or after the horizon {horizon}"
                         ))
                         .key(format!("{key}.start"))
-                        .span(span),
+                        .span(span)
+                        .help("move `start` before the horizon, or raise `horizon`"),
                     );
+                } else if b <= a {
+                    let span = w.stop.as_ref().map(span_of).unwrap_or(span_of(&w.every));
+                    let mut d = Diagnostic::new(format!(
+                        "workload stops at {b}, not after its start at {a}"
+                    ))
+                    .key(format!("{key}.stop"))
+                    .span(span)
+                    .help("set `stop` after `start`; no request is sent at or after `stop`");
+                    if let Some(start) = &w.start {
+                        d = d.related("start", span_of(start));
+                    }
+                    self.error(d);
                 }
             }
             let (Some(target), Some(arrivals), Some(every), Some(start), Some(stop)) =
@@ -1441,7 +1675,8 @@ impl Builder {
                 self.error(
                     Diagnostic::new("empty resource")
                         .key(format!("{key}.resource"))
-                        .span(span_of(&r.resource)),
+                        .span(span_of(&r.resource))
+                        .help("write the resource string the app requests a token for, for example `https://management.azure.com/`"),
                 );
                 continue;
             }
@@ -1486,23 +1721,22 @@ impl Builder {
         services: &BTreeMap<String, Declared>,
         service_list: &[Service],
         horizon: SimTime,
-    ) -> Vec<ScheduledEvent> {
+    ) -> Vec<(ScheduledEvent, usize)> {
         let mut out = Vec::new();
         for (i, e) in raw.iter().enumerate() {
             let key = format!("events[{i}]");
             let at = self.at(&e.at, &format!("{key}.at"), horizon);
             let kind = self.event_kind(e, &key, subjects, roles, apps, services, service_list);
             if let (Some(at), Some(kind)) = (at, kind) {
-                out.push((at, kind, span_of(&e.kind)));
+                let event = ScheduledEvent {
+                    at,
+                    kind,
+                    description: String::new(),
+                };
+                out.push((event, i));
             }
         }
-        out.into_iter()
-            .map(|(at, kind, _)| ScheduledEvent {
-                at,
-                kind,
-                description: String::new(),
-            })
-            .collect()
+        out
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1527,15 +1761,15 @@ impl Builder {
             "restart-instance",
         ];
         let kind = e.kind.get_ref().as_str();
-        let fields: [(&str, bool); 8] = [
-            ("group", e.group.is_some()),
-            ("member", e.member.is_some()),
-            ("principal", e.principal.is_some()),
-            ("role", e.role.is_some()),
-            ("scope", e.scope.is_some()),
-            ("service", e.service.is_some()),
-            ("app", e.app.is_some()),
-            ("instance", e.instance.is_some()),
+        let fields: [(&str, Option<Range<usize>>); 8] = [
+            ("group", e.group.as_ref().map(span_of)),
+            ("member", e.member.as_ref().map(span_of)),
+            ("principal", e.principal.as_ref().map(span_of)),
+            ("role", e.role.as_ref().map(span_of)),
+            ("scope", e.scope.as_ref().map(span_of)),
+            ("service", e.service.as_ref().map(span_of)),
+            ("app", e.app.as_ref().map(span_of)),
+            ("instance", e.instance.as_ref().map(span_of)),
         ];
         let needed: &[&str] = match kind {
             "add-member" | "remove-member" => &["group", "member"],
@@ -1558,24 +1792,36 @@ impl Builder {
             }
         };
         let mut complete = true;
+        let takes = format!(
+            "`{kind}` events take `at`, `kind` and {}",
+            needed
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         for (field, present) in fields {
             let wanted = needed.contains(&field);
-            if wanted && !present {
-                self.error(
-                    Diagnostic::new(format!("event `{kind}` needs `{field}`"))
-                        .key(format!("{key}.{field}"))
-                        .span(span_of(&e.kind))
-                        .help(format!("a `{kind}` event takes: {}", needed.join(", "))),
-                );
-                complete = false;
-            } else if present && !wanted {
-                self.error(
-                    Diagnostic::new(format!("event `{kind}` does not take `{field}`"))
-                        .key(format!("{key}.{field}"))
-                        .span(span_of(&e.kind))
-                        .help(format!("a `{kind}` event takes: {}", needed.join(", "))),
-                );
-                complete = false;
+            match present {
+                None if wanted => {
+                    self.error(
+                        Diagnostic::new(format!("event `{kind}` needs `{field}`"))
+                            .key(format!("{key}.{field}"))
+                            .span(span_of(&e.kind))
+                            .help(takes.clone()),
+                    );
+                    complete = false;
+                }
+                Some(span) if !wanted => {
+                    self.error(
+                        Diagnostic::new(format!("event `{kind}` does not take `{field}`"))
+                            .key(format!("{key}.{field}"))
+                            .span(span)
+                            .help(takes.clone()),
+                    );
+                    complete = false;
+                }
+                _ => {}
             }
         }
         if !complete {
@@ -1594,9 +1840,13 @@ impl Builder {
                 let (group, member) = (group?, member?);
                 if member == Subject::Group(group) {
                     self.error(
-                        Diagnostic::new("a group cannot be a member of itself")
-                            .key(format!("{key}.member"))
-                            .span(span_of(&text(&e.member))),
+                        Diagnostic::new(format!(
+                            "group `{}` cannot be a member of itself",
+                            text(&e.group).get_ref()
+                        ))
+                        .key(format!("{key}.member"))
+                        .span(span_of(&text(&e.member)))
+                        .help("nested groups must form a hierarchy at every instant"),
                     );
                     return None;
                 }
@@ -1704,14 +1954,17 @@ impl Builder {
                 continue;
             }
             if probes.iter().any(|p| p.name == w.name) {
-                self.error(
-                    Diagnostic::new(format!(
-                        "probe `{}` has the name of a workload with another target",
-                        w.name
-                    ))
-                    .key("probes")
-                    .help("rename the probe or the workload"),
-                );
+                let entry = raw.iter().position(|p| p.name.get_ref() == &w.name);
+                let mut d = Diagnostic::new(format!(
+                    "probe `{}` has the name of a workload with another target",
+                    w.name
+                ))
+                .key(entry.map_or("probes".to_string(), |i| format!("probes[{i}].name")))
+                .help("rename the probe or the workload");
+                if let Some(i) = entry {
+                    d = d.span(span_of(&raw[i].name));
+                }
+                self.error(d);
                 continue;
             }
             probes.push(Probe {
@@ -1723,10 +1976,13 @@ impl Builder {
         probes
     }
 
-    /// Sorts events canonically, describes them, and replays the directory in time order to reject
-    /// changes that cannot apply: adding an existing member or assignment, removing a missing one,
-    /// and two changes to one relation at the same instant.
-    fn check_event_sequence(&mut self, s: &mut Scenario, raw: &RawScenario) {
+    /// Sorts events canonically, describes them, and replays the directory in time order. It
+    /// rejects changes that cannot apply (adding an existing member or assignment, removing a
+    /// missing one), two changes to one relation at the same instant, and a change that closes a
+    /// group cycle.
+    ///
+    /// `entries[i]` is the position in the file of `s.events[i]`, for keys and spans.
+    fn check_event_sequence(&mut self, s: &mut Scenario, raw: &RawScenario, entries: Vec<usize>) {
         for e in &mut s.events {
             e.description = describe_event(
                 s_ref_names(&s.principals, &s.groups, &s.roles, &s.apps, &s.services),
@@ -1734,89 +1990,132 @@ impl Builder {
             );
         }
         let rank = |k: &EventKind| if k.is_directory_change() { 0 } else { 1 };
-        s.events.sort_by(|a, b| {
+        let mut paired: Vec<(ScheduledEvent, usize)> = std::mem::take(&mut s.events)
+            .into_iter()
+            .zip(entries)
+            .collect();
+        paired.sort_by(|(a, _), (b, _)| {
             (a.at, rank(&a.kind), &a.description).cmp(&(b.at, rank(&b.kind), &b.description))
         });
 
         let mut memberships = s.memberships.clone();
         let mut assignments = s.assignments.clone();
         let mut grants = s.app_role_grants.clone();
-        let mut touched: BTreeMap<(SimTime, String), String> = BTreeMap::new();
-        for e in &s.events {
+        // The first change of each relation at each instant, with its entry in the file.
+        let mut touched: BTreeMap<(SimTime, String), (String, usize)> = BTreeMap::new();
+        let mut cycle_reported = false;
+        for (e, entry) in &paired {
             let (relation, ok, problem) = match &e.kind {
                 EventKind::AddMember { group, member } => (
                     format!("membership {group}/{member:?}"),
                     memberships.insert((*group, *member)),
-                    "is already a member",
+                    "the member is already in the group at that time",
                 ),
                 EventKind::RemoveMember { group, member } => (
                     format!("membership {group}/{member:?}"),
                     memberships.remove(&(*group, *member)),
-                    "is not a member at that time",
+                    "the member is not in the group at that time",
                 ),
                 EventKind::AssignRole(a) => (
                     format!("assignment {a:?}"),
                     assignments.insert(a.clone()),
-                    "exists already at that time",
+                    "the assignment exists already at that time",
                 ),
                 EventKind::RemoveRole(a) => (
                     format!("assignment {a:?}"),
                     assignments.remove(a),
-                    "does not exist at that time",
+                    "the assignment does not exist at that time",
                 ),
                 EventKind::GrantAppRole(g) => (
                     format!("grant {g:?}"),
                     grants.insert(g.clone()),
-                    "is granted already at that time",
+                    "the app role is granted already at that time",
                 ),
                 EventKind::RevokeAppRole(g) => (
                     format!("grant {g:?}"),
                     grants.remove(g),
-                    "is not granted at that time",
+                    "the app role is not granted at that time",
                 ),
                 EventKind::RestartApp(_) | EventKind::RestartInstance { .. } => continue,
             };
-            let span = raw
-                .events
-                .iter()
-                .find(|r| parse_duration(r.at.get_ref()).map(|d| d.ms()) == Ok(e.at.ms()))
-                .map(|r| span_of(&r.kind));
-            if let Some(other) = touched.insert((e.at, relation), e.description.clone()) {
-                let mut d = Diagnostic::new(format!(
-                    "two changes to the same relation at {}: `{other}` and `{}`",
-                    e.at, e.description
-                ))
-                .key("events")
-                .help("their order would be ambiguous; move one of them to another instant");
-                if let Some(span) = span.clone() {
-                    d = d.span(span);
+            let raw_event = &raw.events[*entry];
+            let key = format!("events[{entry}]");
+            let span = span_of(&raw_event.kind);
+            if let Some((other, other_entry)) = touched.get(&(e.at, relation.clone())).cloned() {
+                // Undo the second change, so that later events are checked against the state
+                // the first change left, and one mistake is reported once.
+                if ok {
+                    match &e.kind {
+                        EventKind::AddMember { group, member } => {
+                            memberships.remove(&(*group, *member));
+                        }
+                        EventKind::RemoveMember { group, member } => {
+                            memberships.insert((*group, *member));
+                        }
+                        EventKind::AssignRole(a) => {
+                            assignments.remove(a);
+                        }
+                        EventKind::RemoveRole(a) => {
+                            assignments.insert(a.clone());
+                        }
+                        EventKind::GrantAppRole(g) => {
+                            grants.remove(g);
+                        }
+                        EventKind::RevokeAppRole(g) => {
+                            grants.insert(g.clone());
+                        }
+                        EventKind::RestartApp(_) | EventKind::RestartInstance { .. } => {}
+                    }
                 }
-                self.error(d);
-            } else if !ok {
-                let mut d = Diagnostic::new(format!(
-                    "event at {} cannot apply: `{}` {problem}",
-                    e.at, e.description
-                ))
-                .key("events")
-                .help(
-                    "check the initial groups and assignments, and the order of the events in time",
+                self.error(
+                    Diagnostic::new(format!(
+                        "two changes to the same relation at {}: `{other}` and `{}`",
+                        e.at, e.description
+                    ))
+                    .key(key)
+                    .span(span)
+                    .related(
+                        format!("`{other}` is"),
+                        span_of(&raw.events[other_entry].kind),
+                    )
+                    .help("their order would be ambiguous; move one of them to another instant"),
                 );
-                if let Some(span) = span {
-                    d = d.span(span);
-                }
-                self.error(d);
+                continue;
+            }
+            touched.insert((e.at, relation), (e.description.clone(), *entry));
+            if !ok {
+                self.error(
+                    Diagnostic::new(format!(
+                        "event `{}` at {} cannot apply: {problem}",
+                        e.description, e.at
+                    ))
+                    .key(key)
+                    .span(span)
+                    .help(
+                        "check the initial groups and assignments, and the events before this one in time",
+                    ),
+                );
+                continue;
+            }
+            if let (EventKind::AddMember { .. }, false) = (&e.kind, cycle_reported)
+                && let Some(cycle) = find_group_cycle(&memberships, s.groups.len())
+            {
+                cycle_reported = true;
+                let names: Vec<&str> = cycle.iter().map(|&g| s.groups[g].name.as_str()).collect();
+                let member = raw_event.member.as_ref().map_or(span.clone(), span_of);
+                self.error(
+                        Diagnostic::new(format!(
+                            "event at {} creates a group membership cycle: {}",
+                            e.at,
+                            names.join(" contains ")
+                        ))
+                        .key(format!("{key}.member"))
+                        .span(member)
+                        .help("nested groups must form a hierarchy at every instant; remove a membership of the cycle first"),
+                    );
             }
         }
-        if let Some(cycle) = find_cycle_over_time(s) {
-            self.error(
-                Diagnostic::new(format!(
-                    "group membership cycle after the events up to {}: {}",
-                    cycle.0, cycle.1
-                ))
-                .key("events")
-                .help("nested groups must form a hierarchy at every instant"),
-            );
-        }
+        s.events = paired.into_iter().map(|(e, _)| e).collect();
     }
 }
 
@@ -1983,26 +2282,6 @@ fn find_group_cycle(
                 colour[node] = 2;
                 stack.pop();
             }
-        }
-    }
-    None
-}
-
-fn find_cycle_over_time(s: &Scenario) -> Option<(SimTime, String)> {
-    let mut memberships = s.memberships.clone();
-    for e in &s.events {
-        match &e.kind {
-            EventKind::AddMember { group, member } => {
-                memberships.insert((*group, *member));
-            }
-            EventKind::RemoveMember { group, member } => {
-                memberships.remove(&(*group, *member));
-            }
-            _ => continue,
-        }
-        if let Some(cycle) = find_group_cycle(&memberships, s.groups.len()) {
-            let names: Vec<&str> = cycle.iter().map(|&g| s.groups[g].name.as_str()).collect();
-            return Some((e.at, names.join(" -> ")));
         }
     }
     None

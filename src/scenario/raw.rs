@@ -254,15 +254,15 @@ pub enum RawReplication {
 #[serde(deny_unknown_fields)]
 pub struct RawReplicationTable {
     /// `fixed` (with `delay`), `uniform` (with `min` and `max`) or `exponential` (with `mean`).
-    pub distribution: String,
+    pub distribution: Text,
     #[schemars(with = "Option<DurationString>")]
-    pub delay: Option<String>,
+    pub delay: Option<Text>,
     #[schemars(with = "Option<DurationString>")]
-    pub min: Option<String>,
+    pub min: Option<Text>,
     #[schemars(with = "Option<DurationString>")]
-    pub max: Option<String>,
+    pub max: Option<Text>,
     #[schemars(with = "Option<DurationString>")]
-    pub mean: Option<String>,
+    pub mean: Option<Text>,
 }
 
 impl JsonSchema for RawReplication {

@@ -1,10 +1,11 @@
-//! The JSON Schema of the scenario format, generated from the types that parse it, and the key
-//! check that uses it to report every unknown key of a file at once.
+//! The JSON Schema of the scenario format, generated from the types that parse it, and the first
+//! check of a file, which uses it to report every problem of shape at once.
 //!
-//! serde stops at the first unknown key. Before deserializing, [`check_keys`] walks the parsed
-//! TOML document beside the schema and reports each key that no table accepts, with its dotted
-//! path, its span and the nearest valid key. Types and values are left to serde and to the build
-//! stage.
+//! serde stops at the first error and names Rust types in it. Before deserializing,
+//! [`check_document`] walks the parsed TOML document beside the schema. It reports every syntax
+//! error, unknown key (with the nearest valid key), value of the wrong type, integer out of range
+//! and missing required key, each with its dotted path and span. It then removes the offending
+//! keys, so that the build stage can check the values and references of the rest.
 
 use std::ops::Range;
 
@@ -74,95 +75,448 @@ fn display_path(path: &[String]) -> String {
     out
 }
 
-/// Walks a parsed document beside the schema and reports every unknown key.
-pub fn check_keys(text: &str) -> Vec<Diagnostic> {
-    let Ok(document) = DeTable::parse(text) else {
-        // Syntax errors are reported by the deserializer with their own span.
-        return Vec::new();
-    };
-    let root = schema_json();
-    let mut out = Vec::new();
-    let mut path = Vec::new();
-    walk_table(&root, &root, document.get_ref(), &mut path, &mut out);
-    out
+/// The document after the schema check: every problem found, and the document with each
+/// offending key removed so that the build stage can still check the rest.
+pub struct Checked<'a> {
+    /// The pruned document, or `None` when the text is not valid TOML.
+    pub document: Option<Spanned<DeTable<'a>>>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Dotted key paths that the diagnostics already cover. A later diagnostic on one of these
+    /// keys, or below it, would repeat a reported problem, such as a missing `horizon` after a
+    /// `horizon` of the wrong type, or a missing `group` after an unknown `groop`.
+    pub covered: Vec<String>,
+    /// True when a problem was found that pruning cannot leave behind safely (a missing required
+    /// key, a wrong type inside a list or of a required key): the build stage must not run.
+    pub fatal: bool,
 }
 
-fn walk_table(
-    root: &Json,
-    node: &Json,
-    table: &DeTable,
-    path: &mut Vec<String>,
-    out: &mut Vec<Diagnostic>,
-) {
-    let Some(object) = branches(root, node)
-        .into_iter()
-        .find(|b| b.get("properties").is_some())
-    else {
-        return;
+/// Parses the text and checks it against the schema: syntax, unknown keys, value types, integer
+/// ranges and required keys. Every problem is reported, each with its key, span and what would be
+/// valid.
+pub fn check_document(text: &str) -> Checked<'_> {
+    let (document, errors) = DeTable::parse_recoverable(text);
+    if !errors.is_empty() {
+        let diagnostics = errors.iter().map(|e| syntax_diagnostic(text, e)).collect();
+        return Checked {
+            document: None,
+            diagnostics,
+            covered: Vec::new(),
+            fatal: true,
+        };
+    }
+    let root = schema_json();
+    let mut walker = Walker {
+        root: &root,
+        diagnostics: Vec::new(),
+        covered: Vec::new(),
+        fatal: false,
+        path: Vec::new(),
     };
-    let properties = object
-        .get("properties")
-        .and_then(Json::as_object)
-        .expect("checked above");
-    let closed = object.get("additionalProperties") == Some(&Json::Bool(false));
-    for (key, value) in table.iter() {
-        let name = key.get_ref().as_ref();
-        match properties.get(name) {
-            Some(child) => {
-                path.push(name.to_string());
-                walk_value(root, child, value, path, out);
-                path.pop();
-            }
-            None if closed => {
-                let mut valid: Vec<&str> = properties.keys().map(String::as_str).collect();
-                valid.sort_unstable();
-                let mut help = format!("valid keys here: {}", valid.join(", "));
-                if let Some(c) = closest(name, valid.iter().copied()) {
-                    help = format!("did you mean `{c}`? {help}");
-                }
-                let mut full = path.clone();
-                full.push(name.to_string());
-                let place = if path.is_empty() {
-                    "at the top level".to_string()
-                } else {
-                    format!("in `{}`", display_path(path))
-                };
-                out.push(
-                    Diagnostic::new(format!("unknown key `{name}` {place}"))
-                        .key(display_path(&full))
-                        .span(key.span())
-                        .help(help),
-                );
-            }
-            None => {}
-        }
+    let span = document.span();
+    let mut table = document.into_inner();
+    walker.table(&root, &mut table, span.clone());
+    Checked {
+        document: Some(Spanned::new(span, table)),
+        diagnostics: walker.diagnostics,
+        covered: walker.covered,
+        fatal: walker.fatal,
     }
 }
 
-fn walk_value(
-    root: &Json,
-    node: &Json,
-    value: &Spanned<DeValue>,
-    path: &mut Vec<String>,
-    out: &mut Vec<Diagnostic>,
-) {
-    match value.get_ref() {
-        DeValue::Table(table) => walk_table(root, node, table, path, out),
-        DeValue::Array(items) => {
-            let Some(items_schema) = branches(root, node)
-                .into_iter()
-                .find(|b| is_type(b, "array"))
-                .and_then(|b| b.get("items"))
-            else {
-                return;
+/// Reports every unknown key of a document (the first part of [`check_document`]).
+pub fn check_keys(text: &str) -> Vec<Diagnostic> {
+    check_document(text)
+        .diagnostics
+        .into_iter()
+        .filter(|d| d.message.starts_with("unknown key"))
+        .collect()
+}
+
+fn syntax_diagnostic(text: &str, e: &toml::de::Error) -> Diagnostic {
+    let message = e.message().trim();
+    let help = if message.contains("duplicate key") {
+        "each key may appear once in a table; remove or rename one of them"
+    } else {
+        "the file must be valid TOML: `key = value` lines, quoted strings, `[table]` and `[[array]]` headers"
+    };
+    let mut d = Diagnostic::new(format!("invalid TOML: {message}")).help(help);
+    if let Some(span) = e.span() {
+        d = d.span(span.start.min(text.len())..span.end.min(text.len()));
+    }
+    d
+}
+
+/// The kinds of TOML value a schema node accepts.
+#[derive(Default)]
+struct Accepts {
+    string: bool,
+    integer: bool,
+    number: bool,
+    boolean: bool,
+    array: bool,
+    table: bool,
+    duration: bool,
+    /// Inclusive bounds of an integer, from the schema's `minimum` and `format`.
+    range: Option<(i128, i128)>,
+}
+
+fn accepts(root: &Json, node: &Json) -> Accepts {
+    let mut a = Accepts::default();
+    for b in branches(root, node) {
+        a.string |= is_type(b, "string");
+        a.duration |= is_type(b, "string") && b.get("pattern").is_some();
+        a.integer |= is_type(b, "integer");
+        a.number |= is_type(b, "number");
+        a.boolean |= is_type(b, "boolean");
+        a.array |= is_type(b, "array");
+        a.table |= is_type(b, "object") || b.get("properties").is_some();
+        if is_type(b, "integer") {
+            let high = match b.get("format").and_then(Json::as_str) {
+                Some("uint32") => i128::from(u32::MAX),
+                Some("uint64") => i128::from(u64::MAX),
+                _ => i128::from(i64::MAX),
             };
-            for (i, item) in items.iter().enumerate() {
-                path.push(format!("[{i}]"));
-                walk_value(root, items_schema, item, path, out);
-                path.pop();
+            let low = b
+                .get("minimum")
+                .and_then(Json::as_i64)
+                .map_or(i128::from(i64::MIN), i128::from);
+            a.range = Some((low, high));
+        }
+    }
+    a
+}
+
+/// Describes what a schema node accepts, in words, with an example for the help line.
+fn expected(root: &Json, node: &Json, name: &str) -> (String, String) {
+    let a = accepts(root, node);
+    if a.duration && a.table {
+        return (
+            "a duration or a table".into(),
+            format!(
+                "write for example `{name} = \"5m\"` or `{name} = {{ distribution = \"uniform\", min = \"0s\", max = \"5m\" }}`"
+            ),
+        );
+    }
+    if a.duration {
+        return (
+            "a duration string".into(),
+            format!("write the duration in quotes with a unit, for example `{name} = \"8h\"`"),
+        );
+    }
+    if a.string {
+        return (
+            "a string".into(),
+            format!("write the value in quotes, for example `{name} = \"...\"`"),
+        );
+    }
+    if a.integer {
+        let (low, high) = a.range.unwrap_or((0, i128::from(u32::MAX)));
+        return (
+            format!("a whole number from {low} to {high}"),
+            format!("write a whole number without quotes, for example `{name} = 2`"),
+        );
+    }
+    if a.number {
+        return (
+            "a number".into(),
+            format!("write a number without quotes, for example `{name} = 0.5`"),
+        );
+    }
+    if a.boolean {
+        return (
+            "`true` or `false`".into(),
+            format!("write `{name} = true` or `{name} = false`, without quotes"),
+        );
+    }
+    if a.array {
+        let items = branches(root, node)
+            .into_iter()
+            .find_map(|b| b.get("items"))
+            .map(|items| accepts(root, items));
+        if items.is_some_and(|i| i.table) {
+            return (
+                "a list of tables".into(),
+                format!("write each entry under its own `[[{name}]]` header"),
+            );
+        }
+        return (
+            "a list of strings".into(),
+            format!("write for example `{name} = [\"a\", \"b\"]`"),
+        );
+    }
+    (
+        "a table".into(),
+        format!("write the keys under a `[{name}]` header"),
+    )
+}
+
+fn found(value: &DeValue) -> String {
+    match value {
+        DeValue::String(s) => format!("the string \"{s}\""),
+        DeValue::Integer(i) => format!("the integer {}", i.as_str()),
+        DeValue::Float(f) => format!("the number {}", f.as_str()),
+        DeValue::Boolean(b) => format!("`{b}`"),
+        DeValue::Datetime(d) => format!("the date-time {d}"),
+        DeValue::Array(_) => "a list".into(),
+        DeValue::Table(_) => "a table".into(),
+    }
+}
+
+fn integer_value(value: &DeValue) -> Option<i128> {
+    let DeValue::Integer(i) = value else {
+        return None;
+    };
+    let digits: String = i.as_str().chars().filter(|c| *c != '_').collect();
+    let (negative, digits) = match digits.strip_prefix('-') {
+        Some(rest) => (true, rest.to_string()),
+        None => (false, digits.trim_start_matches('+').to_string()),
+    };
+    let digits = digits
+        .trim_start_matches("0x")
+        .trim_start_matches("0o")
+        .trim_start_matches("0b");
+    let magnitude = i128::from_str_radix(digits, i.radix()).ok()?;
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// Checks whether a value's kind fits what a node accepts.
+fn fits(a: &Accepts, value: &DeValue) -> bool {
+    match value {
+        DeValue::String(_) => a.string,
+        DeValue::Integer(_) => a.integer || a.number,
+        DeValue::Float(_) => a.number,
+        DeValue::Boolean(_) => a.boolean,
+        DeValue::Datetime(_) => false,
+        DeValue::Array(_) => a.array,
+        DeValue::Table(_) => a.table,
+    }
+}
+
+/// The outcome of checking one value.
+#[derive(PartialEq, Eq)]
+enum Verdict {
+    Keep,
+    /// The value is invalid and its key should be removed.
+    Remove,
+}
+
+/// The schema walk's state: the problems found so far and the dotted path of the current key.
+struct Walker<'r> {
+    root: &'r Json,
+    diagnostics: Vec<Diagnostic>,
+    covered: Vec<String>,
+    fatal: bool,
+    path: Vec<String>,
+}
+
+impl Walker<'_> {
+    fn here(&self) -> String {
+        display_path(&self.path)
+    }
+
+    fn table(&mut self, node: &Json, table: &mut DeTable, span: Range<usize>) {
+        let root = self.root;
+        let Some(object) = branches(root, node)
+            .into_iter()
+            .find(|b| b.get("properties").is_some())
+        else {
+            return;
+        };
+        let properties = object
+            .get("properties")
+            .and_then(Json::as_object)
+            .expect("checked above");
+        let closed = object.get("additionalProperties") == Some(&Json::Bool(false));
+        let required: Vec<&str> = object
+            .get("required")
+            .and_then(Json::as_array)
+            .map(|r| r.iter().filter_map(Json::as_str).collect())
+            .unwrap_or_default();
+
+        let mut remove = Vec::new();
+        // Valid keys suggested for unknown ones: a problem reported later on a suggested key
+        // that the table lacks follows from the typo, so that key counts as covered.
+        let mut suggestions = Vec::new();
+        for (key, value) in table.iter_mut() {
+            let name = key.get_ref().to_string();
+            self.path.push(name.clone());
+            let verdict = match properties.get(&name) {
+                Some(child) => self.value(child, value, &name),
+                None if closed => {
+                    if let Some(suggestion) = self.unknown_key(&name, key.span(), properties) {
+                        suggestions.push(suggestion);
+                    }
+                    Verdict::Remove
+                }
+                None => Verdict::Keep,
+            };
+            if verdict == Verdict::Remove {
+                // Without a required key, a list or a table, the build stage would report
+                // problems that follow from the removal (references to entries no longer there).
+                let structural = properties.get(&name).is_some_and(|child| {
+                    let a = accepts(root, child);
+                    a.array || (a.table && !a.string)
+                });
+                if required.contains(&name.as_str()) || structural {
+                    self.fatal = true;
+                }
+                self.covered.push(self.here());
+                remove.push(name);
+            }
+            self.path.pop();
+        }
+
+        for name in remove {
+            table.remove(name.as_str());
+        }
+        for suggestion in suggestions {
+            if table.get(suggestion.as_str()).is_none() {
+                let mut path = self.path.clone();
+                path.push(suggestion);
+                self.covered.push(display_path(&path));
             }
         }
-        _ => {}
+        for name in &required {
+            if table.get(*name).is_none() && !self.removed(name) {
+                self.missing_key(name, &required, span.clone());
+            }
+        }
+    }
+
+    /// Checks whether `name` under the current path was removed after a reported problem.
+    fn removed(&self, name: &str) -> bool {
+        let mut path = self.path.clone();
+        path.push(name.to_string());
+        self.covered.contains(&display_path(&path))
+    }
+
+    /// Reports an unknown key and returns the valid key it is likely a typo of, if any.
+    fn unknown_key(
+        &mut self,
+        name: &str,
+        span: Range<usize>,
+        properties: &serde_json::Map<String, Json>,
+    ) -> Option<String> {
+        let mut valid: Vec<&str> = properties.keys().map(String::as_str).collect();
+        valid.sort_unstable();
+        let mut help = format!("valid keys here: {}", valid.join(", "));
+        let parent = display_path(&self.path[..self.path.len() - 1]);
+        let suggestion = closest(name, valid.iter().copied());
+        if let Some(c) = suggestion {
+            help = format!("did you mean `{c}`? {help}");
+        }
+        let place = if parent.is_empty() {
+            "at the top level".to_string()
+        } else {
+            format!("in `{parent}`")
+        };
+        self.diagnostics.push(
+            Diagnostic::new(format!("unknown key `{name}` {place}"))
+                .key(self.here())
+                .span(span)
+                .help(help),
+        );
+        suggestion.map(str::to_string)
+    }
+
+    fn missing_key(&mut self, name: &str, required: &[&str], span: Range<usize>) {
+        let here = self.here();
+        let place = if here.is_empty() {
+            "at the top level".to_string()
+        } else {
+            format!("in `{here}`")
+        };
+        let section = self
+            .path
+            .iter()
+            .rev()
+            .find(|s| !s.starts_with('['))
+            .cloned()
+            .unwrap_or_default();
+        let mut key = self.path.clone();
+        key.push(name.to_string());
+        self.fatal = true;
+        self.diagnostics.push(
+            Diagnostic::new(format!("missing key `{name}` {place}"))
+                .key(display_path(&key))
+                .span(span)
+                .help(format!(
+                    "each `{section}` entry needs the keys {}",
+                    required
+                        .iter()
+                        .map(|r| format!("`{r}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+        );
+    }
+
+    fn value(&mut self, node: &Json, value: &mut Spanned<DeValue>, name: &str) -> Verdict {
+        let root = self.root;
+        let a = accepts(root, node);
+        let span = value.span();
+        if !fits(&a, value.get_ref()) {
+            let (what, help) = expected(root, node, name);
+            self.diagnostics.push(
+                Diagnostic::new(format!(
+                    "`{}` must be {what}, not {}",
+                    self.here(),
+                    found(value.get_ref())
+                ))
+                .key(self.here())
+                .span(span)
+                .help(help),
+            );
+            return Verdict::Remove;
+        }
+        if let (true, Some(n), Some((low, high))) =
+            (a.integer, integer_value(value.get_ref()), a.range)
+            && (n < low || n > high)
+        {
+            self.diagnostics.push(
+                Diagnostic::new(format!(
+                    "`{}` must be a whole number from {low} to {high}, not {n}",
+                    self.here()
+                ))
+                .key(self.here())
+                .span(span)
+                .help(format!(
+                    "write a whole number from {low} to {high}, without quotes"
+                )),
+            );
+            return Verdict::Remove;
+        }
+        match value.get_mut() {
+            DeValue::Table(table) => {
+                let object = branches(root, node)
+                    .into_iter()
+                    .find(|b| b.get("properties").is_some())
+                    .cloned();
+                if let Some(object) = object {
+                    self.table(&object, table, span);
+                }
+            }
+            DeValue::Array(items) => {
+                let Some(items_schema) = branches(root, node)
+                    .into_iter()
+                    .find(|b| is_type(b, "array"))
+                    .and_then(|b| b.get("items"))
+                    .cloned()
+                else {
+                    return Verdict::Keep;
+                };
+                for (i, item) in items.iter_mut().enumerate() {
+                    self.path.push(format!("[{i}]"));
+                    if self.value(&items_schema, item, name) == Verdict::Remove {
+                        // Removing one item would renumber the others: stop after this stage.
+                        self.fatal = true;
+                    }
+                    self.path.pop();
+                }
+            }
+            _ => {}
+        }
+        Verdict::Keep
     }
 }
 

@@ -4,13 +4,17 @@
 //! - `properties`: determinism, order independence, no window with every cache off, bounds;
 //! - `model`: single rules of the model on small inline scenarios;
 //! - `cli`: the command line, its exit codes and its output folder;
+//! - `invalid`: the corpus of invalid scenarios in `tests/invalid/` against its stderr snapshots;
+//! - `mutations`: the loader on mutated shipped scenarios, which must never panic;
 //! - `report`: reports, figures and `explain`;
 //! - `tidy`: checks on the source tree itself.
 
 mod cases;
 mod cli;
 mod docs_cases;
+mod invalid;
 mod model;
+mod mutations;
 mod properties;
 mod report;
 mod tidy;
