@@ -17,6 +17,7 @@ pub mod observe;
 pub mod output;
 pub mod scenario;
 pub mod sim;
+pub mod sweep;
 pub mod time;
 
 pub use error::Error;

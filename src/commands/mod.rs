@@ -1,8 +1,10 @@
 //! Subcommands, one module each: a clap `Args` struct and an `exec` function that calls the
 //! library and returns the exit code.
 
+mod merge;
 mod regen;
 mod run;
+mod sweep;
 mod validate;
 
 use std::path::PathBuf;
@@ -33,6 +35,10 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Run every shipped scenario into `results/<name>`, replacing the old outputs.
     Regen(regen::RegenArgs),
+    /// Run a sweep file: every point and replication, in parallel, into runs.csv and points.csv.
+    Sweep(sweep::SweepArgs),
+    /// Combine the shard folders of one sweep into the files an unsharded sweep writes.
+    Merge(merge::MergeArgs),
 }
 
 /// Runs the chosen subcommand; returns the exit code of a run that finished.
@@ -41,6 +47,8 @@ pub fn exec(cli: Cli) -> Result<u8, Error> {
         Command::Run(args) => run::exec(args),
         Command::Regen(args) => regen::exec(args),
         Command::Validate(args) => validate::exec(args),
+        Command::Sweep(args) => sweep::exec(args),
+        Command::Merge(args) => merge::exec(args),
     }
 }
 

@@ -1,11 +1,13 @@
 //! Integration tests, one binary organised by behaviour:
 //! - `cases`: each shipped scenario from a public report, against windows derived by hand;
 //! - `properties`: determinism, order independence, no window with every cache off, bounds;
-//! - `cli`: the command line, its exit codes and its output folder.
+//! - `cli`: the command line, its exit codes and its output folder;
+//! - `sweeps`: sweep seeds, thread count and sharding, merge, checks, the shipped sweeps.
 
 mod cases;
 mod cli;
 mod properties;
+mod sweeps;
 
 use std::path::{Path, PathBuf};
 
