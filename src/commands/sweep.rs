@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use staleauth::error::Error;
 use staleauth::sweep::check::{self, Check};
@@ -144,8 +144,14 @@ fn run_with_progress(
     let terminal = std::io::stderr().is_terminal();
     let bar = ProgressBar::with_draw_target(Some(specs.len() as u64), ProgressDrawTarget::hidden());
     bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} runs  {per_sec}  ETA {eta}")
-            .expect("the template is valid"),
+        ProgressStyle::with_template("{bar:40} {pos}/{len} runs  {rate}  ETA {eta}")
+            .expect("the template is valid")
+            .with_key(
+                "rate",
+                |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0} runs/s", state.per_sec());
+                },
+            ),
     );
     let shown = AtomicBool::new(false);
     // Draw only on a terminal, and only after half a second, so short sweeps print no bar.

@@ -379,3 +379,70 @@ fn shipped_sweeps_run() {
         assert!(out.join("points.csv").exists());
     }
 }
+
+/// Returns the first TOML block of the README's "Sweeps" section.
+fn readme_sweep_example() -> String {
+    let readme = fs::read_to_string(repo_path("README.md")).unwrap();
+    let section = readme.split("\n## Sweeps\n").nth(1).unwrap();
+    let block = section.split("```toml\n").nth(1).unwrap();
+    block.split("```").next().unwrap().to_string()
+}
+
+#[test]
+fn readme_example_runs() {
+    // The example names its base scenario relative to the repository root, so it is written to
+    // a folder with the same layout.
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("scenarios")).unwrap();
+    fs::copy(
+        repo_path("scenarios/arm-instances-flap.toml"),
+        dir.path().join("scenarios/arm-instances-flap.toml"),
+    )
+    .unwrap();
+    let file = dir.path().join("flap-sweep.toml");
+    fs::write(&file, readme_sweep_example()).unwrap();
+    let out = dir.path().join("out");
+    let output = sweep_cli(&file, &out, &["--replications", "2"]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    // 3 instance counts x 6 max ages (5m to 30m by 5m) x 2 replications.
+    assert!(text.contains("36 run(s) of 18 point(s)"), "{text}");
+}
+
+#[test]
+fn run_seed_replays_with_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_sweep(dir.path(), "arm-instances-flap.toml", FLAP_SWEEP);
+    let (_, rows) = run_in_memory(&file);
+    let row = rows.iter().find(|r| r.metrics.0[0] > 0).unwrap();
+    let out = dir.path().join("replay");
+    // The README says `staleauth run BASE --seed SEED --set KEY=VALUE ...` replays a run.
+    let output = staleauth()
+        .arg("run")
+        .arg(dir.path().join("arm-instances-flap.toml"))
+        .args(["--seed", &row.seed.to_string()])
+        .args(["--set", &format!("services.arm.instances={}", row.axes[0])])
+        .args([
+            "--set",
+            &format!("services.arm.rbac_max_age={}", row.axes[1]),
+        ])
+        .args(["--set", &format!("events.1.at={}", row.inputs[1])])
+        .arg("--out")
+        .arg(&out)
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let mut windows = csv::Reader::from_path(out.join("windows.csv")).unwrap();
+    let header = windows.headers().unwrap().clone();
+    let kind = header.iter().position(|h| h == "kind").unwrap();
+    let duration = header.iter().position(|h| h == "duration_ms").unwrap();
+    let longest_allow = windows
+        .records()
+        .map(|r| r.unwrap())
+        .filter(|r| &r[kind] == "stale-allow")
+        .map(|r| r[duration].parse::<u64>().unwrap())
+        .max()
+        .unwrap();
+    assert_eq!(longest_allow, row.metrics.0[0]);
+}
