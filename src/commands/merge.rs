@@ -18,7 +18,7 @@ pub struct MergeArgs {
     /// Output folder for the merged sweep.
     #[arg(long)]
     out: PathBuf,
-    /// A budget every point must meet, added to the sweep file's checks. Repeatable.
+    /// A budget every point must meet, added to the checks recorded in the shards. Repeatable.
     #[arg(long = "check", value_name = "STAT(METRIC) OP LIMIT")]
     checks: Vec<String>,
 }
@@ -26,10 +26,12 @@ pub struct MergeArgs {
 pub fn exec(args: MergeArgs) -> Result<u8, Error> {
     let out = staleauth::output::check_out_dir(&args.out)?;
     files::check_out(&out)?;
-    let (manifest, columns, rows) = files::merge(&args.shards)?;
+    let (mut manifest, columns, rows) = files::merge(&args.shards)?;
     let mut checks = sweep::parse_checks(&manifest.checks, "sweep.toml")?;
     checks.extend(sweep::parse_checks(&args.checks, "--check")?);
     require_intervals(&checks, manifest.replications)?;
+    // The merged manifest lists every check run on it, as an unsharded sweep's does.
+    manifest.checks = checks.iter().map(|c| c.text.clone()).collect();
     let (list, points) = sweep::complete_files(&manifest, &columns, &rows)?;
     files::write_folder(&out, &list)?;
     eprintln!(

@@ -31,7 +31,7 @@ pub struct SweepArgs {
     #[arg(long = "check", value_name = "STAT(METRIC) OP LIMIT")]
     checks: Vec<String>,
     /// Run only shard I of N (from 1), for one machine of several; `staleauth merge` combines
-    /// the shard folders. Checks run at the merge.
+    /// the shard folders. Checks are recorded in the shard and run at the merge.
     #[arg(long, value_name = "I/N")]
     shard: Option<String>,
 }
@@ -76,7 +76,7 @@ pub fn exec(args: SweepArgs) -> Result<u8, Error> {
     let elapsed = started.elapsed();
 
     let columns = sweep::columns(&plan.sweep);
-    let manifest = sweep::manifest(&plan.sweep, shard);
+    let manifest = sweep::manifest(&plan.sweep, &checks, shard);
     let rate = specs.len() as f64 / elapsed.as_secs_f64().max(1e-9);
     let summary = format!(
         "sweep `{}`: {} run(s) of {} point(s) in {:.1}s with {jobs} job(s), {rate:.1} runs/s -> {}",

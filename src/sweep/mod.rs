@@ -38,15 +38,16 @@ pub fn columns(sweep: &Sweep) -> Columns {
     }
 }
 
-/// The manifest of a complete sweep (`shard` `None`) or of one shard `(I, N)`.
-pub fn manifest(sweep: &Sweep, shard: Option<(u64, u64)>) -> Manifest {
+/// Builds the manifest of a complete sweep (`shard` `None`) or of one shard `(I, N)`, with every
+/// check to run on it: the sweep file's and the command line's.
+pub fn manifest(sweep: &Sweep, checks: &[Check], shard: Option<(u64, u64)>) -> Manifest {
     Manifest {
         sweep: sweep.name.clone(),
         fingerprint: format!("{:016x}", sweep.fingerprint),
         replications: sweep.replications,
         points: sweep.point_count(),
         runs: sweep.point_count() * sweep.replications,
-        checks: sweep.checks.iter().map(|c| c.text.clone()).collect(),
+        checks: checks.iter().map(|c| c.text.clone()).collect(),
         shard: shard.map(|(i, n)| format!("{i}/{n}")),
     }
 }

@@ -522,3 +522,81 @@ fn build_random(raw: &RawRandom, i: usize, out: &mut Vec<Diagnostic>) -> Option<
         high: n[1],
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(body: &str) -> Result<Sweep, ScenarioError> {
+        // The base scenario is read from the sweep file's folder, so name a shipped one.
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sweeps/test.toml");
+        load_str(
+            &format!("scenario = \"../arm-instances-flap.toml\"\n{body}"),
+            &file,
+        )
+    }
+
+    #[test]
+    fn duration_range_includes_both_ends() {
+        let sweep = load("[[axes]]\nkey = \"horizon\"\nrange = { from = \"30m\", to = \"1h30m\", step = \"20m\" }\n").unwrap();
+        let labels: Vec<&str> = sweep.axes[0]
+            .values
+            .iter()
+            .map(|v| v.label.as_str())
+            .collect();
+        // 30m, 50m, 70m = 1h10m, 90m = 1h30m.
+        assert_eq!(labels, ["30m", "50m", "1h10m", "1h30m"]);
+        assert_eq!(sweep.axes[0].values[0].toml, "\"30m\"");
+        assert_eq!(sweep.point_count(), 4);
+        assert_eq!(sweep.replications, 1);
+        assert_eq!(sweep.seed, 1);
+    }
+
+    #[test]
+    fn integer_range_and_values() {
+        let sweep = load("[[axes]]\nkey = \"a\"\nrange = { from = 2, to = 7, step = 2 }\n[[axes]]\nkey = \"b\"\nvalues = [true, \"x\", 0.5]\n").unwrap();
+        let labels: Vec<&str> = sweep.axes[0]
+            .values
+            .iter()
+            .map(|v| v.label.as_str())
+            .collect();
+        assert_eq!(labels, ["2", "4", "6"]);
+        let tomls: Vec<&str> = sweep.axes[1]
+            .values
+            .iter()
+            .map(|v| v.toml.as_str())
+            .collect();
+        assert_eq!(tomls, ["true", "\"x\"", "0.5"]);
+        assert_eq!(sweep.point_count(), 9);
+    }
+
+    #[test]
+    fn fingerprint_follows_replications() {
+        let text = "scenario = \"../arm-instances-flap.toml\"\n";
+        let mut sweep = load("").unwrap();
+        let before = sweep.fingerprint;
+        sweep.set_replications(5, text);
+        assert_ne!(sweep.fingerprint, before);
+        assert_eq!(sweep.replications, 5);
+    }
+
+    #[test]
+    fn rejects_axis_without_values() {
+        let e = load("[[axes]]\nkey = \"horizon\"\n").unwrap_err();
+        assert!(
+            e.diagnostics[0]
+                .message
+                .contains("exactly one of `values` and `range`"),
+            "{e}"
+        );
+        let e = load("[[axes]]\nkey = \"horizon\"\nvalues = []\n").unwrap_err();
+        assert!(
+            e.diagnostics[0].message.contains("at least one value"),
+            "{e}"
+        );
+        let e = load("replications = 0\n").unwrap_err();
+        assert_eq!(e.diagnostics[0].key.as_deref(), Some("replications"));
+        let e = load("[[axes]]\nkey = \"a\"\nvalues = [1, 1]\n").unwrap_err();
+        assert!(e.diagnostics[0].message.contains("appears twice"), "{e}");
+    }
+}

@@ -81,11 +81,15 @@ pub fn t_975(df: u64) -> f64 {
     if df <= 30 {
         return TABLE[df as usize - 1];
     }
+    // Products rather than `powi`, whose result may differ between platforms in the last bit.
     let z: f64 = 1.959_964;
+    let z3 = z * z * z;
+    let z5 = z3 * z * z;
+    let z7 = z5 * z * z;
     let d = df as f64;
-    let g1 = (z.powi(3) + z) / 4.0;
-    let g2 = (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / 96.0;
-    let g3 = (3.0 * z.powi(7) + 19.0 * z.powi(5) + 17.0 * z.powi(3) - 15.0 * z) / 384.0;
+    let g1 = (z3 + z) / 4.0;
+    let g2 = (5.0 * z5 + 16.0 * z3 + 3.0 * z) / 96.0;
+    let g3 = (3.0 * z7 + 19.0 * z5 + 17.0 * z3 - 15.0 * z) / 384.0;
     z + g1 / d + g2 / (d * d) + g3 / (d * d * d)
 }
 

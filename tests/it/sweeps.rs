@@ -446,3 +446,35 @@ fn run_seed_replays_with_run() {
         .unwrap();
     assert_eq!(longest_allow, row.metrics.0[0]);
 }
+
+#[test]
+fn shard_checks_run_at_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_sweep(dir.path(), "arm-instances-flap.toml", FLAP_SWEEP);
+    // `broken_check_exits_1_with_table` shows that this check fails at the 10 min points.
+    let check = ["--check", "max(convergence_max_ms) <= 5m"];
+    let whole = dir.path().join("whole");
+    assert_eq!(sweep_cli(&file, &whole, &check).status.code(), Some(1));
+    let mut shards = Vec::new();
+    for i in 1..=2 {
+        let out = dir.path().join(format!("shard{i}"));
+        let mut args = vec!["--shard", if i == 1 { "1/2" } else { "2/2" }];
+        args.extend_from_slice(&check);
+        let output = sweep_cli(&file, &out, &args);
+        // A shard has no point statistics, so it cannot fail a check.
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        shards.push(out);
+    }
+    let merged = dir.path().join("merged");
+    let output = staleauth()
+        .arg("merge")
+        .args(&shards)
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("max(convergence_max_ms) <= 5m"), "{text}");
+    assert_same_files(&whole, &merged, &files::FILES);
+}
