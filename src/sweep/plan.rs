@@ -30,6 +30,8 @@ pub struct Point {
     text: String,
     /// The validated scenario, kept when no input is random so that runs skip parsing.
     scenario: Option<Scenario>,
+    /// The bounds of each random input at this point.
+    bounds: Vec<(u64, u64)>,
 }
 
 /// One run to do: a point and a replication.
@@ -97,9 +99,9 @@ impl Plan {
         let seed = run_seed(self.sweep.seed, &point.identity, spec.replication);
         let mut drawn = Vec::new();
         let mut cells = Vec::new();
-        for input in &self.sweep.inputs {
+        for (input, &(low, high)) in self.sweep.inputs.iter().zip(&point.bounds) {
             let mut stream = RandomStream::new(seed, &format!("input/{}", input.key));
-            let value = stream.uniform_inclusive(input.low, input.high);
+            let value = stream.uniform_inclusive(low, high);
             cells.extend(input.cells(value));
             drawn.push(Override {
                 path: input.key.clone(),
@@ -202,18 +204,28 @@ fn build_point(sweep: &Sweep, choice: &[usize]) -> Result<Point, Error> {
             sweep.file.display()
         ))
     })?;
+    let bounds: Vec<(u64, u64)> = sweep
+        .inputs
+        .iter()
+        .map(|i| i.bounds(&sweep.axes, choice))
+        .collect();
+    if let Some((input, (low, high))) = sweep.inputs.iter().zip(&bounds).find(|(_, (l, h))| l > h) {
+        return Err(Error::Usage(format!(
+            "{} of sweep `{}`: random input `{}` has min {low} above max {high}",
+            describe(),
+            sweep.file.display(),
+            input.key
+        )));
+    }
     let mut scenario = None;
-    let bounds = [
-        |i: &super::spec::RandomInput| i.low,
-        |i: &super::spec::RandomInput| i.high,
-    ];
-    for bound in bounds {
+    for pick in [|b: &(u64, u64)| b.0, |b: &(u64, u64)| b.1] {
         let drawn: Vec<Override> = sweep
             .inputs
             .iter()
-            .map(|i| Override {
+            .zip(&bounds)
+            .map(|(i, b)| Override {
                 path: i.key.clone(),
-                value: i.toml(bound(i)),
+                value: i.toml(pick(b)),
                 origin: "sweep random input".into(),
             })
             .collect();
@@ -232,6 +244,7 @@ fn build_point(sweep: &Sweep, choice: &[usize]) -> Result<Point, Error> {
         overrides,
         text,
         scenario: scenario.filter(|_| sweep.inputs.is_empty()),
+        bounds,
     })
 }
 

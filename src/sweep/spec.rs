@@ -13,7 +13,7 @@
 //!
 //! [[random]]
 //! key = "events.0.at"                # drawn per run
-//! uniform = { min = "0s", max = "8h" }
+//! uniform = { min = "0s", max = "8h" }  # or max = { axis = "platform.token_lifetime" }
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -100,16 +100,37 @@ pub enum Unit {
     Integer,
 }
 
+/// A bound of a random input: a number, or the point's value of an axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    Fixed(u64),
+    /// Index of the axis whose value at the point is the bound.
+    Axis(usize),
+}
+
 /// A scenario value drawn uniformly from `low..=high` for every run.
 #[derive(Debug, Clone)]
 pub struct RandomInput {
     pub key: String,
     pub unit: Unit,
-    pub low: u64,
-    pub high: u64,
+    pub low: Bound,
+    pub high: Bound,
 }
 
 impl RandomInput {
+    /// Resolves the bounds at a point, given as one value index per axis.
+    pub fn bounds(&self, axes: &[Axis], choice: &[usize]) -> (u64, u64) {
+        let resolve = |bound: Bound| match bound {
+            Bound::Fixed(n) => n,
+            Bound::Axis(a) => {
+                axis_number(&axes[a].values[choice[a]])
+                    .expect("checked when the sweep was loaded")
+                    .1
+            }
+        };
+        (resolve(self.low), resolve(self.high))
+    }
+
     /// The value as TOML text for the scenario override.
     pub fn toml(&self, value: u64) -> String {
         match self.unit {
@@ -240,7 +261,7 @@ fn build(raw: RawSweep, file: &Path, text: &str, out: &mut Vec<Diagnostic>) -> O
         .random
         .iter()
         .enumerate()
-        .filter_map(|(i, r)| build_random(r, i, out))
+        .filter_map(|(i, r)| build_random(r, i, &axes, out))
         .collect();
     check_keys(&raw, out);
     let sweep = Sweep {
@@ -497,19 +518,111 @@ fn range_values(
     Some(values.collect())
 }
 
-fn build_random(raw: &RawRandom, i: usize, out: &mut Vec<Diagnostic>) -> Option<RandomInput> {
+/// The number an axis value stands for: an integer, or a duration string in milliseconds.
+fn axis_number(value: &AxisValue) -> Option<(Unit, u64)> {
+    if let Ok(n) = value.toml.parse::<u64>() {
+        return Some((Unit::Integer, n));
+    }
+    let quoted = value.toml.starts_with('"');
+    parse_duration(&value.label)
+        .ok()
+        .filter(|_| quoted)
+        .map(|d| (Unit::Duration, d.ms()))
+}
+
+/// Reads a bound written as `{ axis = "KEY" }`; `None` if it is written otherwise.
+fn axis_bound(
+    value: &Spanned<toml::Value>,
+    key: &str,
+    axes: &[Axis],
+    out: &mut Vec<Diagnostic>,
+) -> Option<Option<(Unit, Bound)>> {
+    let toml::Value::Table(table) = value.get_ref() else {
+        return Some(None);
+    };
+    let name = match (table.len(), table.get("axis")) {
+        (1, Some(toml::Value::String(name))) => name,
+        _ => {
+            out.push(
+                Diagnostic::new(format!("invalid bound for `{key}`"))
+                    .key(key)
+                    .span(value.span())
+                    .help("write a number, a duration, or `{ axis = \"KEY\" }` naming an axis"),
+            );
+            return None;
+        }
+    };
+    let Some(index) = axes.iter().position(|a| a.key == *name) else {
+        let names: Vec<&str> = axes.iter().map(|a| a.key.as_str()).collect();
+        out.push(
+            Diagnostic::new(format!("no axis has the key `{name}`"))
+                .key(key)
+                .span(value.span())
+                .help(format!("axes: {}", names.join(", "))),
+        );
+        return None;
+    };
+    let numbers: Option<Vec<(Unit, u64)>> = axes[index].values.iter().map(axis_number).collect();
+    match numbers {
+        Some(n) if n.iter().all(|(u, _)| *u == n[0].0) => Some(Some((n[0].0, Bound::Axis(index)))),
+        _ => {
+            out.push(
+                Diagnostic::new(format!(
+                    "axis `{name}` has values that are not all integers or all durations"
+                ))
+                .key(key)
+                .span(value.span())
+                .help("a bound can only name an axis of integers or of durations"),
+            );
+            None
+        }
+    }
+}
+
+fn build_random(
+    raw: &RawRandom,
+    i: usize,
+    axes: &[Axis],
+    out: &mut Vec<Diagnostic>,
+) -> Option<RandomInput> {
     let u = raw.uniform.get_ref();
     let key = format!("random[{i}].uniform");
-    let (unit, n) = same_unit(
-        &[
-            (&u.min, format!("{key}.min")),
-            (&u.max, format!("{key}.max")),
-        ],
-        out,
-    )?;
-    if n[0] > n[1] {
+    let (min_key, max_key) = (format!("{key}.min"), format!("{key}.max"));
+    let min_axis = axis_bound(&u.min, &min_key, axes, out)?;
+    let max_axis = axis_bound(&u.max, &max_key, axes, out)?;
+    let mut written = Vec::new();
+    let mut fixed = Vec::new();
+    for (bound, value, bound_key) in [(&min_axis, &u.min, &min_key), (&max_axis, &u.max, &max_key)]
+    {
+        match bound {
+            Some((unit, b)) => written.push((*unit, *b, value, bound_key)),
+            None => fixed.push((value, bound_key.clone())),
+        }
+    }
+    if !fixed.is_empty() {
+        let (unit, numbers) = same_unit(&fixed, out)?;
+        for ((value, bound_key), n) in fixed.iter().zip(numbers) {
+            written.push((unit, Bound::Fixed(n), value, bound_key));
+        }
+    }
+    // Restore the order min, max.
+    written.sort_by_key(|w| w.3 != &min_key);
+    let unit = written[0].0;
+    if let Some(w) = written.iter().find(|w| w.0 != unit) {
         out.push(
-            Diagnostic::new(format!("`{key}.min` is larger than `{key}.max`"))
+            Diagnostic::new(format!("`{key}` mixes integers and durations"))
+                .key(w.3)
+                .span(w.2.span())
+                .help("write both bounds as integers, or both as durations"),
+        );
+        return None;
+    }
+    let (low, high) = (written[0].1, written[1].1);
+    if let (Bound::Fixed(a), Bound::Fixed(b)) = (low, high)
+        && a > b
+    {
+        out.push(
+            Diagnostic::new(format!("`{min_key}` is larger than `{max_key}`"))
                 .key(&key)
                 .span(raw.uniform.span()),
         );
@@ -518,8 +631,8 @@ fn build_random(raw: &RawRandom, i: usize, out: &mut Vec<Diagnostic>) -> Option<
     Some(RandomInput {
         key: raw.key.get_ref().trim().to_string(),
         unit,
-        low: n[0],
-        high: n[1],
+        low,
+        high,
     })
 }
 
@@ -578,6 +691,46 @@ mod tests {
         sweep.set_replications(5, text);
         assert_ne!(sweep.fingerprint, before);
         assert_eq!(sweep.replications, 5);
+    }
+
+    #[test]
+    fn bound_takes_axis_value() {
+        let sweep = load("[[axes]]\nkey = \"platform.token_lifetime\"\nvalues = [\"1h\", \"24h5m\"]\n[[random]]\nkey = \"events.1.at\"\nuniform = { min = \"1m\", max = { axis = \"platform.token_lifetime\" } }\n").unwrap();
+        let input = &sweep.inputs[0];
+        assert_eq!(input.unit, Unit::Duration);
+        assert_eq!(input.low, Bound::Fixed(60_000));
+        assert_eq!(input.high, Bound::Axis(0));
+        // 24 h 5 min = 86,700,000 ms.
+        assert_eq!(input.bounds(&sweep.axes, &[1]), (60_000, 86_700_000));
+        assert_eq!(input.bounds(&sweep.axes, &[0]), (60_000, 3_600_000));
+    }
+
+    #[test]
+    fn rejects_bad_axis_bounds() {
+        let e = load("[[random]]\nkey = \"events.1.at\"\nuniform = { min = \"0s\", max = { axis = \"horizon\" } }\n").unwrap_err();
+        assert!(
+            e.diagnostics[0]
+                .message
+                .contains("no axis has the key `horizon`"),
+            "{e}"
+        );
+        let e = load("[[axes]]\nkey = \"n\"\nvalues = [1, 2]\n[[random]]\nkey = \"events.1.at\"\nuniform = { min = \"0s\", max = { axis = \"n\" } }\n").unwrap_err();
+        assert!(
+            e.diagnostics[0]
+                .message
+                .contains("mixes integers and durations"),
+            "{e}"
+        );
+        let e = load("[[axes]]\nkey = \"n\"\nvalues = [\"a\"]\n[[random]]\nkey = \"x\"\nuniform = { min = 0, max = { axis = \"n\" } }\n").unwrap_err();
+        assert!(
+            e.diagnostics[0]
+                .message
+                .contains("not all integers or all durations"),
+            "{e}"
+        );
+        let e = load("[[random]]\nkey = \"x\"\nuniform = { min = 0, max = { key = \"n\" } }\n")
+            .unwrap_err();
+        assert!(e.diagnostics[0].message.contains("invalid bound"), "{e}");
     }
 
     #[test]

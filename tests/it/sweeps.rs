@@ -478,3 +478,29 @@ fn shard_checks_run_at_merge() {
     assert!(text.contains("max(convergence_max_ms) <= 5m"), "{text}");
     assert_same_files(&whole, &merged, &files::FILES);
 }
+
+#[test]
+fn shipped_lifetime_sweep_stays_in_life() {
+    let path = repo_path("scenarios/sweeps/token-lifetime-exposure.toml");
+    let (mut sweep, text) = match spec::load_file(&path) {
+        Ok(s) => s,
+        Err(e) => panic!("{e}"),
+    };
+    sweep.set_replications(5, &text);
+    let plan = Plan::new(sweep).unwrap();
+    let rows = plan.run_all(&plan.runs(), 2, &|| {}).unwrap();
+    assert_eq!(rows.len(), 15);
+    for row in &rows {
+        let lifetime = match row.axes[0].as_str() {
+            "1h" => 3_600_000,
+            "8h" => 28_800_000,
+            _ => 86_700_000,
+        };
+        // The removal is drawn from 0 to the point's token lifetime, inside the first token's
+        // life, so the exposure is what is left of that life.
+        let at: u64 = row.inputs[0].parse().unwrap();
+        assert!(at <= lifetime, "{row:?}");
+        let expected = if at == lifetime { 0 } else { lifetime - at };
+        assert_eq!(row.metrics.0[0], expected, "{row:?}");
+    }
+}
