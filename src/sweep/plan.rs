@@ -3,7 +3,7 @@
 //! Points are every combination of axis values, the last axis changing fastest. Runs are numbered
 //! point by point, replication by replication. A run's seed comes from the master seed, the
 //! point's axis values (as `key=value` lines sorted by key) and the replication number, never from
-//! an index, so adding a value to an axis or reordering the axes leaves every other run's seed,
+//! an index. So adding a value to an axis, or reordering the axes, leaves every other run's seed,
 //! random inputs and results unchanged.
 
 use std::path::Path;
@@ -63,7 +63,7 @@ pub struct Plan {
     pub points: Vec<Point>,
 }
 
-/// The seed of one run.
+/// Derives the seed of one run.
 pub fn run_seed(master: u64, identity: &str, replication: u64) -> u64 {
     RandomStream::new(master, &format!("run\n{identity}\n{replication}")).next_u64()
 }
@@ -79,7 +79,7 @@ impl Plan {
         Ok(Plan { sweep, points })
     }
 
-    /// Every run of the sweep, in point order.
+    /// Lists every run of the sweep, in point order.
     pub fn runs(&self) -> Vec<RunSpec> {
         let r = self.sweep.replications;
         (0..self.points.len())
@@ -159,7 +159,7 @@ impl Plan {
     }
 }
 
-/// Every combination of axis value indices, the last axis changing fastest.
+/// Lists every combination of axis value indices, the last axis changing fastest.
 fn combinations(sweep: &Sweep) -> Vec<Vec<usize>> {
     let mut all = vec![Vec::new()];
     for axis in &sweep.axes {
@@ -256,7 +256,7 @@ fn load(sweep: &Sweep, text: &str, drawn: &[Override]) -> Result<Scenario, Error
 }
 
 impl Point {
-    /// The overrides that set this point's axis values.
+    /// Returns the overrides that set this point's axis values.
     pub fn overrides(&self) -> &[Override] {
         &self.overrides
     }

@@ -131,7 +131,7 @@ impl RandomInput {
         (resolve(self.low), resolve(self.high))
     }
 
-    /// The value as TOML text for the scenario override.
+    /// Formats a drawn value as TOML text for the scenario override.
     pub fn toml(&self, value: u64) -> String {
         match self.unit {
             Unit::Duration => format!("\"{}\"", format_duration(value)),
@@ -139,7 +139,7 @@ impl RandomInput {
         }
     }
 
-    /// The column names in `runs.csv`: `KEY_ms` and `KEY` for a duration, `KEY` for an integer.
+    /// Names the columns in `runs.csv`: `KEY_ms` and `KEY` for a duration, `KEY` for an integer.
     pub fn columns(&self) -> Vec<String> {
         match self.unit {
             Unit::Duration => vec![format!("{}_ms", self.key), self.key.clone()],
@@ -147,7 +147,7 @@ impl RandomInput {
         }
     }
 
-    /// The cells in `runs.csv`, matching [`RandomInput::columns`].
+    /// Formats the cells in `runs.csv`, matching [`RandomInput::columns`].
     pub fn cells(&self, value: u64) -> Vec<String> {
         match self.unit {
             Unit::Duration => vec![value.to_string(), format_duration(value)],
@@ -422,7 +422,7 @@ fn axis_value(value: &toml::Value) -> AxisValue {
     AxisValue { toml, label }
 }
 
-/// A number written as an integer or as a duration string, with its unit.
+/// Reads a number written as an integer or as a duration string, with its unit.
 fn number(
     value: &Spanned<toml::Value>,
     key: &str,
@@ -518,7 +518,7 @@ fn range_values(
     Some(values.collect())
 }
 
-/// The number an axis value stands for: an integer, or a duration string in milliseconds.
+/// Reads the number an axis value stands for: an integer, or a duration string in milliseconds.
 fn axis_number(value: &AxisValue) -> Option<(Unit, u64)> {
     if let Ok(n) = value.toml.parse::<u64>() {
         return Some((Unit::Integer, n));
