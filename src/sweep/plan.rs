@@ -195,57 +195,68 @@ fn build_point(sweep: &Sweep, choice: &[usize]) -> Result<Point, Error> {
         .map(|(a, l)| format!("{}={l}", a.key))
         .collect();
     pairs.sort();
-    let identity = pairs.join("\n");
-    let describe = || format!("point `{}`", pairs.join(", "));
-    let (text, _) = overrides::apply(&sweep.scenario_text, &overrides).map_err(|e| {
-        Error::Usage(format!(
-            "{} of sweep `{}`: {e}",
-            describe(),
+    let context = match pairs.is_empty() {
+        true => format!("sweep `{}`", sweep.file.display()),
+        false => format!(
+            "point `{}` of sweep `{}`",
+            pairs.join(", "),
             sweep.file.display()
-        ))
-    })?;
+        ),
+    };
+
+    let (text, _) = overrides::apply(&sweep.scenario_text, &overrides)
+        .map_err(|e| Error::Usage(format!("{context}: {e}")))?;
     let bounds: Vec<(u64, u64)> = sweep
         .inputs
         .iter()
         .map(|i| i.bounds(&sweep.axes, choice))
         .collect();
-    if let Some((input, (low, high))) = sweep.inputs.iter().zip(&bounds).find(|(_, (l, h))| l > h) {
-        return Err(Error::Usage(format!(
-            "{} of sweep `{}`: random input `{}` has min {low} above max {high}",
-            describe(),
-            sweep.file.display(),
-            input.key
-        )));
-    }
-    let mut scenario = None;
-    for pick in [|b: &(u64, u64)| b.0, |b: &(u64, u64)| b.1] {
-        let drawn: Vec<Override> = sweep
-            .inputs
-            .iter()
-            .zip(&bounds)
-            .map(|(i, b)| Override {
-                path: i.key.clone(),
-                value: i.toml(pick(b)),
-                origin: "sweep random input".into(),
-            })
-            .collect();
-        let loaded = load(sweep, &text, &drawn).map_err(|e| {
-            Error::Usage(format!(
-                "{} of sweep `{}` gives an invalid scenario:\n{e}",
-                describe(),
-                sweep.file.display()
-            ))
-        })?;
-        scenario = Some(loaded);
-    }
+    let scenario = validate_point(sweep, &text, &bounds)
+        .map_err(|e| Error::Usage(format!("{context} gives an invalid scenario:\n{e}")))?;
     Ok(Point {
         labels,
-        identity,
+        identity: pairs.join("\n"),
         overrides,
         text,
         scenario: scenario.filter(|_| sweep.inputs.is_empty()),
         bounds,
     })
+}
+
+/// Validates a point's scenario with every random input at its lowest, then at its highest
+/// value; returns the scenario loaded last.
+fn validate_point(
+    sweep: &Sweep,
+    text: &str,
+    bounds: &[(u64, u64)],
+) -> Result<Option<Scenario>, Error> {
+    if let Some((input, (low, high))) = sweep.inputs.iter().zip(bounds).find(|(_, (l, h))| l > h) {
+        return Err(Error::Usage(format!(
+            "random input `{}` has min {low} above max {high}",
+            input.key
+        )));
+    }
+    // With no random input, one load validates the point.
+    let ends: &[bool] = if sweep.inputs.is_empty() {
+        &[false]
+    } else {
+        &[false, true]
+    };
+    let mut scenario = None;
+    for &highest in ends {
+        let drawn: Vec<Override> = sweep
+            .inputs
+            .iter()
+            .zip(bounds)
+            .map(|(i, b)| Override {
+                path: i.key.clone(),
+                value: i.toml(if highest { b.1 } else { b.0 }),
+                origin: "sweep random input".into(),
+            })
+            .collect();
+        scenario = Some(load(sweep, text, &drawn)?);
+    }
+    Ok(scenario)
 }
 
 /// Applies overrides to scenario text and validates it against the base scenario's path.
