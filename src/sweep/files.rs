@@ -423,6 +423,18 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(Manifest, Columns, Vec<RunRow>), Error
     let first = shards
         .first()
         .ok_or_else(|| Error::Usage("merge needs at least one shard folder".into()))?;
+    check_shard_set(&shards)?;
+    let rows = collect_rows(&shards, first.manifest.runs)?;
+    let manifest = Manifest {
+        shard: None,
+        ..first.manifest.clone()
+    };
+    Ok((manifest, first.columns.clone(), rows))
+}
+
+/// Rejects shards of different sweeps or shard counts, and a shard missing or given twice.
+fn check_shard_set(shards: &[ShardFolder]) -> Result<(), Error> {
+    let first = &shards[0];
     let same = |s: &ShardFolder| Manifest {
         shard: None,
         ..s.manifest.clone()
@@ -430,7 +442,7 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(Manifest, Columns, Vec<RunRow>), Error
     for s in &shards[1..] {
         if same(s) != same(first) || s.count != first.count || s.columns != first.columns {
             return Err(Error::Usage(format!(
-                "`{}` (sweep `{}`, fingerprint {}, {} shards) and `{}` (sweep `{}`, fingerprint {}, {} shards) come from different sweeps or shard counts",
+                "`{}` (sweep `{}`, fingerprint {}, {} shards) and `{}` (sweep `{}`, fingerprint {}, {} shards) come from different sweeps or shard counts; merge only shards of one sweep file, base scenario, replication count and shard count",
                 first.dir.display(),
                 first.manifest.sweep,
                 first.manifest.fingerprint,
@@ -443,7 +455,7 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(Manifest, Columns, Vec<RunRow>), Error
         }
     }
     let mut by_index: BTreeMap<u64, &ShardFolder> = BTreeMap::new();
-    for s in &shards {
+    for s in shards {
         if let Some(other) = by_index.insert(s.index, s) {
             return Err(Error::Usage(format!(
                 "shard {}/{} is given twice: `{}` and `{}`",
@@ -464,9 +476,14 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(Manifest, Columns, Vec<RunRow>), Error
             missing.join(", ")
         )));
     }
-    let total = first.manifest.runs;
+    Ok(())
+}
+
+/// Puts the shards' rows back in run order, checking that each shard holds exactly its runs.
+fn collect_rows(shards: &[ShardFolder], total: u64) -> Result<Vec<RunRow>, Error> {
+    let count = shards[0].count;
     let mut slots: Vec<Option<RunRow>> = vec![None; total as usize];
-    for s in &shards {
+    for s in shards {
         for row in &s.rows {
             let fits = row.run < total && row.run % s.count == s.index - 1;
             let slot = slots
@@ -490,7 +507,7 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(Manifest, Columns, Vec<RunRow>), Error
             }
         }
     }
-    let rows: Vec<RunRow> = slots
+    slots
         .into_iter()
         .enumerate()
         .map(|(i, r)| {
@@ -498,15 +515,10 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(Manifest, Columns, Vec<RunRow>), Error
                 Error::Usage(format!(
                     "run {} is missing from shard {}/{}",
                     i + 1,
-                    i as u64 % first.count + 1,
-                    first.count
+                    i as u64 % count + 1,
+                    count
                 ))
             })
         })
-        .collect::<Result<_, _>>()?;
-    let manifest = Manifest {
-        shard: None,
-        ..first.manifest.clone()
-    };
-    Ok((manifest, first.columns.clone(), rows))
+        .collect()
 }

@@ -221,6 +221,12 @@ fn merge_rejects_bad_shard_sets() {
     assert!(merge(&[&a]).contains("missing shard(s): 2/2"));
     assert!(merge(&[&a, &b, &b]).contains("shard 2/2 is given twice"));
     assert!(merge(&[&a, &other]).contains("come from different sweeps"));
+    // Shard 2/2 with the rows of shard 1/2: run 1 (from 0: 0, remainder 0) belongs to shard 1.
+    let swapped = dir.path().join("swapped");
+    fs::create_dir(&swapped).unwrap();
+    fs::copy(b.join("sweep.toml"), swapped.join("sweep.toml")).unwrap();
+    fs::copy(a.join("runs.csv"), swapped.join("runs.csv")).unwrap();
+    assert!(merge(&[&a, &swapped]).contains("has run 1, which is not in shard 2/2"));
     let whole = dir.path().join("whole");
     assert_eq!(sweep_cli(&file, &whole, &[]).status.code(), Some(0));
     assert!(merge(&[&whole]).contains("is a complete sweep, not a shard"));
