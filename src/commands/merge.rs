@@ -26,7 +26,7 @@ pub struct MergeArgs {
 pub fn exec(args: MergeArgs) -> Result<u8, Error> {
     let out = staleauth::output::check_out_dir(&args.out)?;
     files::check_out(&out)?;
-    let (mut manifest, columns, rows) = files::merge(&args.shards)?;
+    let (mut manifest, columns, rows) = sweep::merge::merge(&args.shards)?;
     let mut checks = sweep::parse_checks(&manifest.checks, "sweep.toml")?;
     checks.extend(sweep::parse_checks(&args.checks, "--check")?);
     require_intervals(&checks, manifest.replications)?;

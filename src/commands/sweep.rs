@@ -52,7 +52,7 @@ pub fn exec(args: SweepArgs) -> Result<u8, Error> {
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     let shard = match &args.shard {
-        Some(s) => Some(files::parse_shard(s).map_err(Error::Usage)?),
+        Some(s) => Some(sweep::merge::parse_shard(s).map_err(Error::Usage)?),
         None => None,
     };
     let mut checks = sweep.checks.clone();

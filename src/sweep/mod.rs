@@ -9,10 +9,11 @@
 //!
 //! The pipeline: [`spec`] (read and check the sweep file) → [`plan`] (points, seeds, parallel
 //! runs) → [`metrics`] (per run) → [`stats`] (per point) → [`check`] (budgets) → [`files`]
-//! (CSV files, shards, merge).
+//! (CSV files) → [`merge`] (shards back into one sweep).
 
 pub mod check;
 pub mod files;
+pub mod merge;
 pub mod metrics;
 pub mod plan;
 pub mod spec;
