@@ -510,3 +510,27 @@ fn shipped_lifetime_sweep_stays_in_life() {
         assert_eq!(row.metrics.0[0], expected, "{row:?}");
     }
 }
+
+#[test]
+fn interval_check_needs_two_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_sweep(dir.path(), "arm-instances-flap.toml", FLAP_SWEEP);
+    let out = dir.path().join("out");
+    let output = sweep_cli(
+        &file,
+        &out,
+        &[
+            "--replications",
+            "1",
+            "--check",
+            "ci_high(stale_share) < 0.5",
+        ],
+    );
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("needs at least 2 replications"), "{text}");
+    assert!(!out.exists());
+    // With the file's 3 replications the interval exists; a share is at most 1.
+    let output = sweep_cli(&file, &out, &["--check", "ci_low(stale_share) <= 1"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
