@@ -197,8 +197,23 @@ pub fn load_file(path: &Path) -> Result<(Sweep, String), crate::Error> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         crate::Error::io(format!("failed to read sweep file `{}`", path.display()), e)
     })?;
-    let sweep = load_str(&text, path)?;
+    let sweep = load_str(&text, path).map_err(sweep_file_error)?;
     Ok((sweep, text))
+}
+
+/// Renders a sweep file's diagnostics as scenario errors are rendered, but with a closing line
+/// that names a sweep file rather than a scenario.
+fn sweep_file_error(e: ScenarioError) -> crate::Error {
+    let n = e.diagnostics.len();
+    let rendered = e.to_string();
+    let body = rendered.rsplit_once('\n').map_or("", |(body, _)| body);
+    // `main` prefixes a usage error with `error: `, which the first diagnostic already has.
+    let body = body.strip_prefix("error: ").unwrap_or(body);
+    crate::Error::Usage(format!(
+        "{body}\nerror: sweep file `{}` has {n} problem{}",
+        e.file.display(),
+        if n == 1 { "" } else { "s" }
+    ))
 }
 
 /// Checks sweep text; `file` names it in diagnostics and locates the base scenario.

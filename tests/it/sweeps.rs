@@ -338,6 +338,9 @@ fn invalid_sweep_exits_2_with_location() {
         assert_eq!(output.status.code(), Some(2), "{text}");
         assert!(text.contains(message), "{message}: {text}");
         assert!(text.contains(location), "{location}: {text}");
+        assert!(text.starts_with("error: "), "{text}");
+        assert!(!text.starts_with("error: error:"), "{text}");
+        assert!(text.contains("error: sweep file `"), "{text}");
         assert!(!out.exists());
     }
 }
