@@ -45,6 +45,9 @@ pub fn exec(args: SweepArgs) -> Result<u8, Error> {
             ));
         }
         sweep.set_replications(r, &text);
+        sweep
+            .check_size()
+            .map_err(|e| Error::Usage(format!("invalid --replications {r}: {e}")))?;
     }
     let jobs = match args.jobs {
         Some(0) => return Err(Error::Usage("invalid --jobs 0: give at least 1".into())),

@@ -1,9 +1,9 @@
 //! Budgets on point statistics: `p99(stale_allow_max_ms) <= 8h`.
 //!
 //! A check is `STAT(METRIC) OP LIMIT`. STAT is one of the columns of `points.csv` (`mean`,
-//! `p50`, `p90`, `p99`, `max`, `ci_low`, `ci_high`), METRIC a metric name, OP one of `<=`, `<`,
-//! `>=`, `>`, and LIMIT a plain number or, for a metric in milliseconds, a duration such as `8h`.
-//! Every point must satisfy every check.
+//! `p50`, `p90`, `p99`, `max`, `ci_low`, `ci_high`), and METRIC a metric name. OP is one of `<=`,
+//! `<`, `>=`, `>`, and LIMIT a plain number or, for a metric in milliseconds, a duration such as
+//! `8h`. Every point must satisfy every check.
 
 use super::files::PointSummary;
 use super::metrics::{self, Unit};
@@ -111,8 +111,8 @@ impl Check {
         }
     }
 
-    /// The checked statistic of a summary; `None` when it is undefined (a confidence interval
-    /// of a single run).
+    /// Returns the checked statistic of a summary, or `None` when it is undefined (a confidence
+    /// interval of a single run).
     pub fn value(&self, summary: &Summary) -> Option<f64> {
         summary.stat(self.stat)
     }
@@ -140,7 +140,7 @@ pub struct Violation {
     pub value: Option<f64>,
 }
 
-/// Every (point, check) pair where the point breaks the check, in point order.
+/// Finds every (point, check) pair where the point breaks the check, in point order.
 pub fn violations(checks: &[Check], points: &[PointSummary]) -> Vec<Violation> {
     let mut found = Vec::new();
     for p in points {

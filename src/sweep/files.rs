@@ -36,7 +36,7 @@ pub struct PointSummary {
     pub metrics: Vec<Summary>,
 }
 
-/// What identifies a sweep's output: `sweep.toml`.
+/// The identity of a sweep's output, written as `sweep.toml`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
@@ -86,7 +86,7 @@ fn csv_bytes(header: &[String], rows: impl Iterator<Item = Vec<String>>) -> Resu
         .map_err(|e| Error::Internal(format!("failed to format CSV: {e}")))
 }
 
-/// The bytes of `runs.csv`: one row per run, in run order.
+/// Formats `runs.csv`: one row per run, in run order.
 pub fn runs_csv(columns: &Columns, rows: &[RunRow]) -> Result<Vec<u8>, Error> {
     let mut header = vec!["run".to_string(), "point".to_string()];
     header.extend(columns.axes.iter().cloned());
@@ -142,7 +142,7 @@ fn format_stat(metric: usize, value: f64, computed: bool) -> String {
     }
 }
 
-/// The bytes of `points.csv`: one row per point and metric.
+/// Formats `points.csv`: one row per point and metric.
 pub fn points_csv(columns: &Columns, points: &[PointSummary]) -> Result<Vec<u8>, Error> {
     let mut header = vec!["point".to_string()];
     header.extend(columns.axes.iter().cloned());

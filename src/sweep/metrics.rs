@@ -10,7 +10,7 @@ use crate::observe::{Layers, Window, WindowKind};
 use crate::sim::RunResult;
 use crate::time::SimTime;
 
-/// How a metric's values are written and compared.
+/// The unit of a metric's values, which decides how they are written and compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
     /// Integer milliseconds; checks accept durations.
@@ -67,7 +67,7 @@ const REQUESTS: usize = 23;
 const STALE_REQUESTS: usize = 24;
 const SHARE: usize = 25;
 
-/// The unit of metric `index` in [`NAMES`].
+/// Returns the unit of metric `index` in [`NAMES`].
 pub fn unit(index: usize) -> Unit {
     match index {
         SHARE => Unit::Share,
@@ -97,7 +97,7 @@ impl RunMetrics {
         RunMetrics(m)
     }
 
-    /// The value of metric `index` in [`NAMES`], as a float for statistics.
+    /// Returns the value of metric `index` in [`NAMES`], as a float for statistics.
     pub fn value(&self, index: usize) -> f64 {
         if index == SHARE {
             let requests = self.0[REQUESTS];
@@ -109,7 +109,7 @@ impl RunMetrics {
         self.0[index] as f64
     }
 
-    /// Every metric formatted for `runs.csv`: integers as written, the share with 6 decimals.
+    /// Formats every metric for `runs.csv`: integers as written, the share with 6 decimals.
     pub fn cells(&self) -> Vec<String> {
         let mut cells: Vec<String> = self.0.iter().map(u64::to_string).collect();
         cells.push(format!("{:.6}", self.value(SHARE)));

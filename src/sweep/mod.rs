@@ -31,7 +31,7 @@ pub use plan::Plan;
 /// Files to write into a sweep folder: (file name, contents).
 pub type FileList = Vec<(&'static str, Vec<u8>)>;
 
-/// The parameter columns of a sweep's CSV files.
+/// Lists the parameter columns of a sweep's CSV files.
 pub fn columns(sweep: &Sweep) -> Columns {
     Columns {
         axes: sweep.axes.iter().map(|a| a.key.clone()).collect(),
@@ -53,7 +53,8 @@ pub fn manifest(sweep: &Sweep, checks: &[Check], shard: Option<(u64, u64)>) -> M
     }
 }
 
-/// The runs of shard `I/N` (1 <= I <= N): those whose number from 0 leaves remainder I - 1.
+/// Selects the runs of shard `I/N` (1 <= I <= N): those whose number from 0 leaves remainder
+/// I - 1.
 pub fn shard_runs(runs: &[RunSpec], index: u64, count: u64) -> Vec<RunSpec> {
     runs.iter()
         .filter(|r| r.run % count == index - 1)
@@ -61,7 +62,8 @@ pub fn shard_runs(runs: &[RunSpec], index: u64, count: u64) -> Vec<RunSpec> {
         .collect()
 }
 
-/// The files of a complete sweep and the per-point statistics they hold.
+/// Formats the files of a complete sweep, and returns them with the per-point statistics they
+/// hold.
 pub fn complete_files(
     manifest: &Manifest,
     columns: &Columns,
@@ -76,7 +78,7 @@ pub fn complete_files(
     Ok((list, points))
 }
 
-/// The files of one shard: its rows and its manifest.
+/// Formats the files of one shard: its rows and its manifest.
 pub fn shard_files(
     manifest: &Manifest,
     columns: &Columns,

@@ -32,6 +32,10 @@ type Text = Spanned<String>;
 /// enumerating billions of points.
 pub const MAX_POINTS: u64 = 1_000_000;
 
+/// Most runs one sweep may have (points times replications). Every row is kept in memory until
+/// the files are written, at a few hundred bytes each, so this bounds memory to a few gigabytes.
+pub const MAX_RUNS: u64 = 10_000_000;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSweep {
@@ -180,9 +184,30 @@ impl Sweep {
         self.fingerprint = fingerprint(sweep_text, &self.scenario_text, replications);
     }
 
-    /// Number of points: the product of the axes' value counts (1 with no axis).
+    /// Number of points: the product of the axes' value counts (1 with no axis), saturating at
+    /// `u64::MAX`.
     pub fn point_count(&self) -> u64 {
-        self.axes.iter().map(|a| a.values.len() as u64).product()
+        self.axes
+            .iter()
+            .try_fold(1u64, |n, a| n.checked_mul(a.values.len() as u64))
+            .unwrap_or(u64::MAX)
+    }
+
+    /// Checks the number of points and runs against [`MAX_POINTS`] and [`MAX_RUNS`].
+    pub fn check_size(&self) -> Result<(), String> {
+        let points = self.point_count();
+        if points > MAX_POINTS {
+            return Err(format!(
+                "the axes give {points} points, more than the limit of {MAX_POINTS}"
+            ));
+        }
+        match points.checked_mul(self.replications) {
+            Some(runs) if runs <= MAX_RUNS => Ok(()),
+            _ => Err(format!(
+                "{points} points times {} replications is more than the limit of {MAX_RUNS} runs; split the sweep into several files",
+                self.replications
+            )),
+        }
     }
 }
 
@@ -291,11 +316,8 @@ fn build(raw: RawSweep, file: &Path, text: &str, out: &mut Vec<Diagnostic>) -> O
         inputs,
         fingerprint: 0,
     };
-    if sweep.point_count() > MAX_POINTS {
-        out.push(Diagnostic::new(format!(
-            "the axes give {} points, more than the limit of {MAX_POINTS}",
-            sweep.point_count()
-        )));
+    if let Err(message) = sweep.check_size() {
+        out.push(Diagnostic::new(message));
     }
     let scenario_text = scenario?.1;
     Some(Sweep {
@@ -746,6 +768,27 @@ mod tests {
         let e = load("[[random]]\nkey = \"x\"\nuniform = { min = 0, max = { key = \"n\" } }\n")
             .unwrap_err();
         assert!(e.diagnostics[0].message.contains("invalid bound"), "{e}");
+    }
+
+    #[test]
+    fn rejects_oversized_sweeps() {
+        // 4 axes of 100,000 values give 10^20 points, more than u64::MAX (about 1.8 * 10^19).
+        let axis = |k: &str| {
+            format!("[[axes]]\nkey = \"{k}\"\nrange = {{ from = 1, to = 100000, step = 1 }}\n")
+        };
+        let body: String = ["a", "b", "c", "d"].iter().map(|k| axis(k)).collect();
+        let e = load(&body).unwrap_err();
+        assert!(
+            e.diagnostics[0]
+                .message
+                .contains("more than the limit of 1000000"),
+            "{e}"
+        );
+        let e = load("replications = 20000000\n").unwrap_err();
+        assert!(
+            e.diagnostics[0].message.contains("limit of 10000000 runs"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //!
 //! Quantiles use the nearest-rank definition: the p-quantile of n sorted values is the value at
 //! rank ceil(p * n), counting from 1, so it is always one of the runs' values and needs no
-//! interpolation. The 95 % confidence interval of the mean is mean ± t * s / sqrt(n), with s the
-//! sample standard deviation (n - 1 in the denominator) and t the 0.975 quantile of Student's t
-//! distribution with n - 1 degrees of freedom; it is undefined for a single run.
+//! interpolation. The 95 % confidence interval of the mean is mean ± t * s / sqrt(n). Here s is
+//! the sample standard deviation (n - 1 in the denominator), and t is the 0.975 quantile of
+//! Student's t distribution with n - 1 degrees of freedom. The interval is undefined for a single
+//! run.
 
 /// The statistics of `points.csv`, in the order of [`super::check::STATS`].
 #[derive(Debug, Clone, PartialEq)]
@@ -58,7 +59,7 @@ impl Summary {
     }
 }
 
-/// The `percent`-quantile of sorted values by nearest rank: the value at rank
+/// Returns the `percent`-quantile of sorted values by nearest rank: the value at rank
 /// ceil(percent * n / 100), counting from 1.
 pub fn nearest_rank(sorted: &[f64], percent: usize) -> f64 {
     let n = sorted.len();
@@ -66,11 +67,11 @@ pub fn nearest_rank(sorted: &[f64], percent: usize) -> f64 {
     sorted[rank - 1]
 }
 
-/// The 0.975 quantile of Student's t with `df` degrees of freedom (`df` at least 1).
+/// Returns the 0.975 quantile of Student's t with `df` degrees of freedom (`df` at least 1).
 ///
-/// Up to 30 degrees of freedom the value comes from the standard table (3 decimals); above, from
-/// the Cornish-Fisher expansion around the normal quantile 1.959964, whose error there is below
-/// 0.0001 (at 30 it gives 2.0423 against the table's 2.042).
+/// Up to 30 degrees of freedom the value comes from the standard table (3 decimals). Above, it
+/// comes from the Cornish-Fisher expansion around the normal quantile 1.959964, whose error there
+/// is below 0.0001: at 30 it gives 2.0423 against the table's 2.042.
 pub fn t_975(df: u64) -> f64 {
     const TABLE: [f64; 30] = [
         12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
