@@ -223,6 +223,13 @@ fn check_shard_set(shards: &[ShardFolder]) -> Result<(), Error> {
 /// Puts the shards' rows back in run order, checking that each shard holds exactly its runs.
 fn collect_rows(shards: &[ShardFolder], total: u64) -> Result<Vec<RunRow>, Error> {
     let count = shards[0].count;
+    if total > super::spec::MAX_RUNS {
+        return Err(Error::Usage(format!(
+            "`{}` declares {total} runs, more than the limit of {}; is it a staleauth shard?",
+            shards[0].dir.display(),
+            super::spec::MAX_RUNS
+        )));
+    }
     let mut slots: Vec<Option<RunRow>> = vec![None; total as usize];
     for s in shards {
         for row in &s.rows {
