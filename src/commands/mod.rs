@@ -2,10 +2,12 @@
 //! library and returns the exit code.
 
 mod explain;
+mod merge;
 mod regen;
 mod report;
 mod run;
 mod schema;
+mod sweep;
 mod validate;
 
 use std::path::PathBuf;
@@ -42,6 +44,10 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Write `report.md` and one SVG timeline per probe into a results folder.
     Report(report::ReportArgs),
+    /// Run a sweep file: every point and replication, in parallel, into runs.csv and points.csv.
+    Sweep(sweep::SweepArgs),
+    /// Combine the shard folders of one sweep into the files an unsharded sweep writes.
+    Merge(merge::MergeArgs),
 }
 
 /// Runs the chosen subcommand; returns the exit code of a run that finished.
@@ -53,6 +59,8 @@ pub fn exec(cli: Cli) -> Result<u8, Error> {
         Command::Explain(args) => explain::exec(args),
         Command::Validate(args) => validate::exec(args),
         Command::Schema(args) => schema::exec(args),
+        Command::Sweep(args) => sweep::exec(args),
+        Command::Merge(args) => merge::exec(args),
     }
 }
 

@@ -597,3 +597,62 @@ fn arm_instances_flap_after_revoke() {
         );
     }
 }
+
+#[test]
+fn group_removal_outlives_until_expiry() {
+    let scenario = load("group-removal-exposure.toml");
+    let result = simulate(&scenario);
+    // T1 is issued at 0 with `api-readers` and lives 24 h 5 min in the endpoint cache; with no SDK
+    // cache every call gets T1 back from the backend. After the removal at 5 h the truth denies,
+    // and the claims allow until T1 expires at 24 h 05, when a token without the group is issued.
+    let expected = vec![window(
+        "team-api-read",
+        0,
+        StaleAllow,
+        hms(5, 0, 0),
+        hms(24, 5, 0),
+        "token-claims",
+        false,
+    )];
+    assert_eq!(seen(&scenario, &result.windows), expected);
+    let rows = requests_of(&scenario);
+    assert_eq!(
+        request_at(&rows, "team-api-read", hms(24, 4, 0)).token_source,
+        TokenSource::Backend
+    );
+    assert_eq!(
+        request_at(&rows, "team-api-read", hms(24, 5, 0)).token_source,
+        TokenSource::Issued
+    );
+}
+
+#[test]
+fn group_add_waits_for_sdk_refresh() {
+    let scenario = load("client-cache-group-add.toml");
+    let rows = requests_of(&scenario);
+    // Lifetimes are drawn per token, so the expected window follows from the token the SDK holds
+    // at the add (2 h): the one issued at 1 h 11 min. The SDK (`azure-dotnet`) refreshes it 5 min
+    // before its expiry; until then calls are denied though the truth allows.
+    let held = request_at(&rows, "team-api-read", hms(2, 0, 0));
+    assert_eq!(held.token_issued.ms(), hms(1, 11, 0));
+    assert_eq!(held.token_source, TokenSource::Client);
+    let lifetime = held.token_expires.ms() - held.token_issued.ms();
+    assert!(
+        (hms(1, 0, 0)..=hms(1, 30, 0)).contains(&lifetime),
+        "{lifetime}"
+    );
+    let refresh = held.token_expires.ms() - hms(0, 5, 0);
+    let result = simulate(&scenario);
+    let expected = vec![window(
+        "team-api-read",
+        0,
+        StaleDeny,
+        hms(2, 0, 0),
+        refresh,
+        "client-cache",
+        false,
+    )];
+    assert_eq!(seen(&scenario, &result.windows), expected);
+    // The header states this refresh instant, 2 h 20 min 42 s 267 ms, for seed 1.
+    assert_eq!(refresh, hms(2, 20, 42) + 267);
+}

@@ -7,6 +7,7 @@
 //! - `invalid`: the corpus of invalid scenarios in `tests/invalid/` against its stderr snapshots;
 //! - `mutations`: the loader on mutated shipped scenarios, which must never panic;
 //! - `report`: reports, figures and `explain`;
+//! - `sweeps`: sweep seeds, thread count and sharding, merge, checks, the shipped sweeps;
 //! - `tidy`: checks on the source tree itself.
 
 mod cases;
@@ -17,6 +18,7 @@ mod model;
 mod mutations;
 mod properties;
 mod report;
+mod sweeps;
 mod tidy;
 
 use std::path::{Path, PathBuf};
