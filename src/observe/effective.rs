@@ -237,13 +237,14 @@ impl<'a> Evaluator<'a> {
                 token.id,
             )
         });
-        let loaded = match entry {
-            Some(e) if e.assignments != visible => {
+        let cached = entry.map(|e| model::load_assignments(&e.assignments, token.subject, &groups));
+        let loaded = match &cached {
+            Some(view) if *view != visible => {
                 stale = stale.union(Layers::INSTANCE);
                 if refresh.contains(Layers::INSTANCE) {
                     store_view
                 } else {
-                    &e.assignments
+                    view
                 }
             }
             _ => store_view,

@@ -241,22 +241,38 @@ fn instance_section(
         service.rbac_max_age
     );
     let expired = q.at >= due;
-    let other_token = service.reload_on_new_token && entry.token_id != token.id;
+    let other_token = service.reload_on_new_token && !entry.seen_tokens.contains(&token.id);
     if expired || other_token {
         let reason = if expired {
             "it has reached its max age"
         } else {
-            "the token differs from the one it was loaded with"
+            "this instance has not seen the token from this caller"
         };
         let _ = writeln!(out, "  A request now reloads it, because {reason}.");
         store_line(out, scenario, state, target, token);
     } else {
         let _ = writeln!(
             out,
-            "  A request now uses it. It holds: {}.",
-            list_assignments(scenario, &entry.assignments)
+            "  A request now uses it. For this token it holds: {}.",
+            list_assignments(
+                scenario,
+                &model::load_assignments(
+                    &entry.assignments,
+                    token.subject,
+                    &groups_of(state, token)
+                )
+            )
         );
     }
+}
+
+/// Returns the groups a service uses for a token: its `groups` claim, or on overage the
+/// directory's.
+fn groups_of(state: &State, token: &Token) -> std::collections::BTreeSet<usize> {
+    token
+        .groups
+        .clone()
+        .unwrap_or_else(|| state.directory.groups_of(token.subject))
 }
 
 fn store_line(
@@ -266,10 +282,7 @@ fn store_line(
     target: &Target,
     token: &Token,
 ) {
-    let groups = token
-        .groups
-        .clone()
-        .unwrap_or_else(|| state.directory.groups_of(token.subject));
+    let groups = groups_of(state, token);
     let visible = model::load_assignments(
         &state.services[target.service].store,
         token.subject,

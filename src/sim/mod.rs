@@ -546,9 +546,9 @@ impl<'s> Simulation<'s> {
                 if newer {
                     state.applied.insert(w.assignment.clone(), id);
                     if w.add {
-                        state.store.insert(w.assignment.clone());
+                        Rc::make_mut(&mut state.store).insert(w.assignment.clone());
                     } else {
-                        state.store.remove(&w.assignment);
+                        Rc::make_mut(&mut state.store).remove(&w.assignment);
                     }
                 }
                 (
@@ -705,7 +705,7 @@ impl<'s> Simulation<'s> {
                         loaded: t,
                         token_id: token.id,
                         seen_tokens,
-                        assignments: model::load_assignments(&state.store, principal, &groups),
+                        assignments: state.store.clone(),
                     };
                     entries.insert(principal, entry);
                     let key = TimerKey::Rbac(target.service, instance, principal);
@@ -716,10 +716,11 @@ impl<'s> Simulation<'s> {
                     }
                 }
                 let entry = &self.state.services[target.service].instances[instance][&principal];
+                let applicable = model::load_assignments(&entry.assignments, principal, &groups);
                 let allowed = model::rbac_permits(
                     scenario,
                     service,
-                    &entry.assignments,
+                    &applicable,
                     &target.action,
                     &target.scope,
                 );

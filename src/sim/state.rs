@@ -51,7 +51,11 @@ pub struct RbacEntry {
     /// Every token this instance has seen from the caller since its last restart: a token not in
     /// this set triggers a reload when the service reloads on a new token.
     pub seen_tokens: BTreeSet<TokenId>,
-    pub assignments: Vec<Assignment>,
+    /// The service's store as it was visible at `loaded`, shared with the store and with every
+    /// entry loaded from the same version. A decision keeps the assignments whose subject is the
+    /// caller or one of the presented token's groups, so a known token with other groups gets its
+    /// own answer from the same entry.
+    pub assignments: Rc<BTreeSet<Assignment>>,
 }
 
 impl RbacEntry {
@@ -70,8 +74,9 @@ impl RbacEntry {
 
 /// The state of one service: its replicated store and each instance's RBAC cache.
 pub struct ServiceState {
-    /// Role assignments as this service's store sees them.
-    pub store: BTreeSet<Assignment>,
+    /// Role assignments as this service's store sees them. A write copies the set only while an
+    /// RBAC entry still holds the previous version.
+    pub store: Rc<BTreeSet<Assignment>>,
     /// For each assignment, the sequence number of the last write applied, so that writes that
     /// arrive out of order (random delays) leave the latest one in force.
     pub applied: BTreeMap<Assignment, u64>,
@@ -101,7 +106,7 @@ impl State {
                 .services
                 .iter()
                 .map(|s| ServiceState {
-                    store: scenario.assignments.clone(),
+                    store: Rc::new(scenario.assignments.clone()),
                     applied: BTreeMap::new(),
                     instances: vec![BTreeMap::new(); s.instances as usize],
                     next_round_robin: 0,
