@@ -127,7 +127,7 @@ pub fn summary(scenario: &Scenario, result: &RunResult, out_dir: &str) -> String
     }
     let _ = writeln!(
         out,
-        "{} events, {} requests, {} tokens issued; results in {out_dir}",
+        "{} events, {} requests, {} token(s) issued; results in {out_dir}",
         result.events, result.requests, result.tokens_issued
     );
     out

@@ -649,6 +649,15 @@ impl Builder {
             "backend_ttl",
             token_lifetime.unwrap_or(preset.token_lifetime),
         );
+        if raw.backend_ttl.is_none() {
+            let followed = self
+                .parameters
+                .iter_mut()
+                .filter(|p| p.key == "platform.backend_ttl");
+            for p in followed {
+                p.origin = "follows platform.token_lifetime".to_string();
+            }
+        }
         let direct_min = value(
             self,
             &raw.direct_token_lifetime_min,

@@ -208,6 +208,7 @@ fn set_overrides_and_reports_origin() {
     assert!(line("platform.token_lifetime").contains("(command line)"));
     // The backend TTL defaults to the token lifetime, so it follows the override.
     assert!(line("platform.backend_ttl").contains("1h "));
+    assert!(line("platform.backend_ttl").contains("(follows platform.token_lifetime)"));
     assert!(line("services.storage.rbac_max_age").contains("(scenario)"));
     assert!(stdout.contains("is valid"));
 }
