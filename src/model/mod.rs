@@ -62,33 +62,51 @@ pub fn current_claims(
         .iter()
         .position(|s| s.audiences.contains(&resource));
     let roles = match service {
-        Some(s) => directory.app_roles(subject, &groups, s),
+        Some(s) => directory.app_roles(subject, groups, s),
         None => BTreeSet::new(),
     };
     let limit = scenario.platform.overage_limit as usize;
     let groups = if groups.len() > limit {
         None
     } else {
-        Some(groups)
+        Some(groups.clone())
     };
     (groups, roles)
 }
 
 /// Selects the assignments an RBAC cache entry loads for a caller: those whose subject is the
 /// caller or one of `groups`, in the store's order.
+///
+/// The store is ordered by subject first, and principals before groups, so reading the range of
+/// each subject in subject order yields the store's order without scanning the whole store.
 pub fn load_assignments(
     store: &BTreeSet<Assignment>,
     principal: PrincipalId,
     groups: &BTreeSet<GroupId>,
 ) -> Vec<Assignment> {
+    let mut loaded = Vec::new();
+    let subjects = std::iter::once(Subject::Principal(principal))
+        .chain(groups.iter().map(|&g| Subject::Group(g)));
+    for subject in subjects {
+        loaded.extend(assignments_of(store, subject).cloned());
+    }
+    loaded
+}
+
+/// Returns the assignments of one subject, in the store's order.
+pub fn assignments_of(
+    store: &BTreeSet<Assignment>,
+    subject: Subject,
+) -> impl Iterator<Item = &Assignment> {
+    // The least assignment of `subject`: role 0 and the empty scope sort first.
+    let first = Assignment {
+        subject,
+        role: 0,
+        scope: String::new(),
+    };
     store
-        .iter()
-        .filter(|a| match a.subject {
-            Subject::Principal(p) => p == principal,
-            Subject::Group(g) => groups.contains(&g),
-        })
-        .cloned()
-        .collect()
+        .range(first..)
+        .take_while(move |a| a.subject == subject)
 }
 
 /// Returns whether any of `assignments` permits `action` on `scope` for `service`.
@@ -135,12 +153,12 @@ pub fn truth(
     let groups = directory.groups_of(principal);
     match service.authorization {
         Authorization::Rbac => {
-            let subjects = load_assignments(directory.assignments(), principal, &groups);
+            let subjects = load_assignments(directory.assignments(), principal, groups);
             rbac_permits(scenario, service, &subjects, action, scope)
         }
         Authorization::Claims => {
-            let roles = directory.app_roles(principal, &groups, service_id);
-            claims_permit(&service.rules, &groups, &roles, action)
+            let roles = directory.app_roles(principal, groups, service_id);
+            claims_permit(&service.rules, groups, &roles, action)
         }
     }
 }

@@ -185,19 +185,19 @@ impl<'a> Evaluator<'a> {
         let service = &self.scenario.services[target.service];
         let directory = &self.state.directory;
         let groups = match &token.groups {
-            Some(g) => g.clone(),
+            Some(g) => g,
             // Overage: the service resolves membership from the directory itself.
             None => directory.groups_of(token.subject),
         };
         if service.authorization == Authorization::Claims {
             let allowed =
-                model::claims_permit(&service.rules, &groups, &token.roles, &target.action);
+                model::claims_permit(&service.rules, groups, &token.roles, &target.action);
             return (allowed, Layers::NONE);
         }
 
         let state = &self.state.services[target.service];
-        let visible = model::load_assignments(&state.store, token.subject, &groups);
-        let current = model::load_assignments(directory.assignments(), token.subject, &groups);
+        let visible = model::load_assignments(&state.store, token.subject, groups);
+        let current = model::load_assignments(directory.assignments(), token.subject, groups);
         let mut stale = Layers::NONE;
         if visible != current {
             stale = stale.union(Layers::REPLICATION);

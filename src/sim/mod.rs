@@ -7,19 +7,19 @@
 
 pub mod state;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use crate::engine::rng::fnv1a64;
 use crate::engine::{EventClass, EventQueue, Popped, RandomStream};
 use crate::error::Error;
-use crate::model::{self, Token, TokenId};
+use crate::model::{self, Directory, Token, TokenId};
 use crate::observe::effective::decision_label;
 use crate::observe::tracker::Transition;
 use crate::observe::{ChangeRecord, Evaluator, Tracker, Window};
 use crate::scenario::{
-    AppId, Arrivals, Assignment, Authorization, ClientCache, EventKind, PrincipalId, Replication,
-    ResourceId, Routing, Scenario, ServiceId,
+    AppId, Arrivals, Assignment, Authorization, ClientCache, EventKind, GroupId, PrincipalId,
+    Replication, ResourceId, Routing, Scenario, ServiceId, Subject,
 };
 use crate::time::{SimDuration, SimTime};
 use state::{BackendEntry, ClientEntry, RbacEntry, State, refresh_instant};
@@ -129,9 +129,30 @@ struct PendingWrite {
     add: bool,
 }
 
+/// How the simulation observes pairs after each instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Observation {
+    /// Re-evaluate only the pairs whose inputs an event of the instant changed.
+    #[default]
+    Incremental,
+    /// Re-evaluate every pair after every instant. Slow; kept as the reference that tests
+    /// compare the incremental observation with.
+    Full,
+}
+
 /// Runs a scenario to its horizon, streaming outputs into `sink`.
 pub fn simulate(scenario: &Scenario, sink: &mut dyn Sink) -> Result<RunResult, Error> {
-    let mut sim = Simulation::new(scenario);
+    simulate_with(scenario, sink, Observation::default())
+}
+
+/// Runs a scenario to its horizon with the given observation, streaming outputs into `sink`.
+/// Both observations give the same outputs.
+pub fn simulate_with(
+    scenario: &Scenario,
+    sink: &mut dyn Sink,
+    observation: Observation,
+) -> Result<RunResult, Error> {
+    let mut sim = Simulation::new(scenario, observation);
     sim.run(sink)?;
     let (windows, changes) = sim.tracker.finish(scenario.horizon);
     Ok(RunResult {
@@ -146,6 +167,13 @@ pub fn simulate(scenario: &Scenario, sink: &mut dyn Sink) -> Result<RunResult, E
 
 struct Simulation<'s> {
     scenario: &'s Scenario,
+    observation: Observation,
+    index: ProbeIndex,
+    /// The truth of each probe, updated by every directory change.
+    truths: Vec<bool>,
+    /// Pairs to re-evaluate at the end of the instant, by pair number, and a flag per pair.
+    dirty: Vec<usize>,
+    is_dirty: Vec<bool>,
     state: State,
     queue: EventQueue<TimerKey, Payload>,
     tracker: Tracker,
@@ -158,15 +186,23 @@ struct Simulation<'s> {
 }
 
 impl<'s> Simulation<'s> {
-    fn new(scenario: &'s Scenario) -> Simulation<'s> {
+    fn new(scenario: &'s Scenario, observation: Observation) -> Simulation<'s> {
         let instances = scenario
             .probes
             .iter()
             .map(|p| scenario.services[p.target.service].instances as usize)
             .collect();
+        let state = State::new(scenario);
+        let index = ProbeIndex::new(scenario, &state.directory);
+        let pairs = index.pair_probe.len();
         let mut sim = Simulation {
             scenario,
-            state: State::new(scenario),
+            observation,
+            index,
+            truths: Vec::new(),
+            dirty: Vec::new(),
+            is_dirty: vec![false; pairs],
+            state,
             queue: EventQueue::new(),
             tracker: Tracker::new(instances),
             arrival_streams: scenario
@@ -180,6 +216,9 @@ impl<'s> Simulation<'s> {
             requests: 0,
             stale_requests: 0,
         };
+        sim.truths = (0..scenario.probes.len())
+            .map(|p| sim.probe_truth(p))
+            .collect();
         sim.schedule_initial();
         sim
     }
@@ -217,6 +256,8 @@ impl<'s> Simulation<'s> {
 
     fn run(&mut self, sink: &mut dyn Sink) -> Result<(), Error> {
         let horizon = self.scenario.horizon;
+        // The first observation covers every pair, whatever the observation mode.
+        self.dirty_all();
         let mut observed_start = false;
         while let Some(now) = self.queue.peek_time().filter(|&t| t < horizon) {
             if !observed_start && now > SimTime::ZERO {
@@ -251,29 +292,102 @@ impl<'s> Simulation<'s> {
     }
 
     fn observe(&mut self, t: SimTime, sink: &mut dyn Sink) -> Result<(), Error> {
+        if self.observation == Observation::Full {
+            self.dirty_all();
+        }
+        // Pairs are observed in pair order, (probe, instance), so transitions leave in the same
+        // order whichever pairs are dirty.
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.sort_unstable();
         let evaluator = Evaluator {
             scenario: self.scenario,
             state: &self.state,
             t,
         };
-        for (p, probe) in self.scenario.probes.iter().enumerate() {
-            let target = &probe.target;
-            let truth = self.probe_truth(p);
-            let instances = self.scenario.services[target.service].instances as usize;
-            for i in 0..instances {
-                let (effective, cause) = evaluator.effective(target, i, truth);
-                if effective != truth && cause.is_empty() {
-                    return Err(Error::Internal(format!(
-                        "no layer explains the stale decision of probe `{}` on instance {i} at {t}",
-                        probe.name
-                    )));
-                }
-                if let Some(tr) = self.tracker.observe(t, p, i, truth, effective, cause) {
-                    sink.transition(&tr)?;
+        for &pair in &dirty {
+            self.is_dirty[pair] = false;
+            let p = self.index.pair_probe[pair];
+            let i = pair - self.index.first_pair[p];
+            let probe = &self.scenario.probes[p];
+            let truth = self.truths[p];
+            let (effective, cause) = evaluator.effective(&probe.target, i, truth);
+            if effective != truth && cause.is_empty() {
+                return Err(Error::Internal(format!(
+                    "no layer explains the stale decision of probe `{}` on instance {i} at {t}",
+                    probe.name
+                )));
+            }
+            if let Some(tr) = self.tracker.observe(t, p, i, truth, effective, cause) {
+                sink.transition(&tr)?;
+            }
+        }
+        dirty.clear();
+        self.dirty = dirty;
+        Ok(())
+    }
+
+    // Dirty pairs: what each change of state can alter.
+
+    fn dirty_pair(&mut self, probe: usize, instance: usize) {
+        let pair = self.index.first_pair[probe] + instance;
+        if !self.is_dirty[pair] {
+            self.is_dirty[pair] = true;
+            self.dirty.push(pair);
+        }
+    }
+
+    fn dirty_probe(&mut self, probe: usize) {
+        let instances =
+            self.scenario.services[self.scenario.probes[probe].target.service].instances;
+        for i in 0..instances as usize {
+            self.dirty_pair(probe, i);
+        }
+    }
+
+    fn dirty_all(&mut self) {
+        for p in 0..self.scenario.probes.len() {
+            self.dirty_probe(p);
+        }
+    }
+
+    /// Dirties the probes of `principal` that `filter` selects, on every instance or on one.
+    fn dirty_principal_probes(
+        &mut self,
+        principal: PrincipalId,
+        instance: Option<usize>,
+        filter: impl Fn(&crate::scenario::Target) -> bool,
+    ) {
+        for k in 0..self.index.by_principal[principal].len() {
+            let p = self.index.by_principal[principal][k];
+            if !filter(&self.scenario.probes[p].target) {
+                continue;
+            }
+            match instance {
+                Some(i) => self.dirty_pair(p, i),
+                None => self.dirty_probe(p),
+            }
+        }
+    }
+
+    /// Dirties every probe whose caller is `subject` or may carry it as a group, in the
+    /// directory or in a cached token.
+    fn dirty_subject(&mut self, subject: Subject) {
+        match subject {
+            Subject::Principal(p) => self.dirty_principal_probes(p, None, |_| true),
+            Subject::Group(g) => {
+                let members: Vec<PrincipalId> =
+                    self.index.ever_members[g].iter().copied().collect();
+                for p in members {
+                    self.dirty_principal_probes(p, None, |_| true);
                 }
             }
         }
-        Ok(())
+    }
+
+    /// Dirties the probes that read the client cache entry of (`app`, `resource`).
+    fn dirty_client(&mut self, app: AppId, resource: ResourceId) {
+        let identity = self.scenario.apps[app].identity;
+        self.dirty_principal_probes(identity, None, |t| t.app == app && t.resource == resource);
     }
 
     fn probe_truth(&self, probe: usize) -> bool {
@@ -350,13 +464,19 @@ impl<'s> Simulation<'s> {
         if !kind.is_directory_change() {
             return (self.restart(&kind), description);
         }
-        let before: Vec<bool> = (0..self.scenario.probes.len())
-            .map(|p| self.probe_truth(p))
-            .collect();
+        // The principals whose truth or fresh token the change can alter.
+        let subject = match &kind {
+            EventKind::AddMember { member, .. } | EventKind::RemoveMember { member, .. } => *member,
+            EventKind::AssignRole(a) | EventKind::RemoveRole(a) => a.subject,
+            EventKind::GrantAppRole(g) | EventKind::RevokeAppRole(g) => g.subject,
+            EventKind::RestartApp(_) | EventKind::RestartInstance { .. } => unreachable!(),
+        };
+        let principals = self.state.directory.principals_below(subject);
         let mut delays: BTreeMap<ServiceId, SimDuration> = BTreeMap::new();
         let label = match &kind {
             EventKind::AddMember { group, member } => {
                 self.state.directory.add_member(*group, *member);
+                self.index.note_groups(&self.state.directory, &principals);
                 "add-member"
             }
             EventKind::RemoveMember { group, member } => {
@@ -383,9 +503,32 @@ impl<'s> Simulation<'s> {
             }
             EventKind::RestartApp(_) | EventKind::RestartInstance { .. } => unreachable!(),
         };
-        let changed: Vec<usize> = (0..self.scenario.probes.len())
-            .filter(|&p| self.probe_truth(p) != before[p])
-            .collect();
+        let mut probes: Vec<usize> = match self.observation {
+            Observation::Incremental => principals
+                .iter()
+                .flat_map(|&p| self.index.by_principal[p].iter().copied())
+                .collect(),
+            Observation::Full => (0..self.scenario.probes.len()).collect(),
+        };
+        probes.sort_unstable();
+        let mut changed = Vec::new();
+        for p in probes {
+            let truth = self.probe_truth(p);
+            if truth != self.truths[p] {
+                self.truths[p] = truth;
+                changed.push(p);
+            }
+        }
+        // A change of groups reaches fresh tokens of the principals below the member; a change
+        // of assignments or grants reaches every caller that may present the subject as a group.
+        match &kind {
+            EventKind::AddMember { .. } | EventKind::RemoveMember { .. } => {
+                for &p in &principals {
+                    self.dirty_principal_probes(p, None, |_| true);
+                }
+            }
+            _ => self.dirty_subject(subject),
+        }
         let bound = self.change_bound(t, &kind, &changed, &delays);
         self.tracker
             .record_change(i, t, description.clone(), &changed, bound);
@@ -400,6 +543,7 @@ impl<'s> Simulation<'s> {
                 let cached: Vec<ResourceId> = self.state.clients[app].keys().copied().collect();
                 for resource in cached {
                     self.queue.cancel(&TimerKey::Client(app, resource));
+                    self.dirty_client(app, resource);
                 }
                 self.state.clients[app].clear();
                 "restart-app"
@@ -407,11 +551,15 @@ impl<'s> Simulation<'s> {
             EventKind::RestartInstance { service, instance } => {
                 let instance = instance as usize;
                 let entries = &mut self.state.services[service].instances[instance];
-                for &principal in entries.keys() {
+                let principals: Vec<PrincipalId> = entries.keys().copied().collect();
+                entries.clear();
+                for principal in principals {
                     self.queue
                         .cancel(&TimerKey::Rbac(service, instance, principal));
+                    self.dirty_principal_probes(principal, Some(instance), |t| {
+                        t.service == service
+                    });
                 }
-                entries.clear();
                 "restart-instance"
             }
             _ => unreachable!("only restarts reach here"),
@@ -507,6 +655,7 @@ impl<'s> Simulation<'s> {
                 if self.state.backend.get(&key).is_some_and(|e| !e.usable(t)) {
                     self.state.backend.remove(&key);
                 }
+                self.dirty_principal_probes(principal, None, |t| t.resource == resource);
                 (
                     "backend-expiry",
                     format!(
@@ -515,20 +664,27 @@ impl<'s> Simulation<'s> {
                     ),
                 )
             }
-            TimerKey::Client(app, resource) => (
-                "client-refresh-due",
-                format!(
-                    "app {} token for {} is due for refresh",
-                    self.scenario.apps[app].name, self.scenario.resources[resource]
-                ),
-            ),
-            TimerKey::Rbac(service, instance, principal) => (
-                "rbac-max-age",
-                format!(
-                    "{} instance {instance} entry of {} reaches its max age",
-                    self.scenario.services[service].name, self.scenario.principals[principal].name
-                ),
-            ),
+            TimerKey::Client(app, resource) => {
+                self.dirty_client(app, resource);
+                (
+                    "client-refresh-due",
+                    format!(
+                        "app {} token for {} is due for refresh",
+                        self.scenario.apps[app].name, self.scenario.resources[resource]
+                    ),
+                )
+            }
+            TimerKey::Rbac(service, instance, principal) => {
+                self.dirty_principal_probes(principal, Some(instance), |t| t.service == service);
+                (
+                    "rbac-max-age",
+                    format!(
+                        "{} instance {instance} entry of {} reaches its max age",
+                        self.scenario.services[service].name,
+                        self.scenario.principals[principal].name
+                    ),
+                )
+            }
             TimerKey::Replication(id) => {
                 let w = self
                     .pending_writes
@@ -543,6 +699,7 @@ impl<'s> Simulation<'s> {
                     } else {
                         state.store.remove(&w.assignment);
                     }
+                    self.dirty_subject(w.assignment.subject);
                 }
                 (
                     "replication-visible",
@@ -600,7 +757,12 @@ impl<'s> Simulation<'s> {
         } else {
             (self.issue_token(t, identity, resource), TokenSource::Issued)
         };
+        if source == TokenSource::Issued {
+            // The backend entry (managed identities) changed.
+            self.dirty_principal_probes(identity, None, |t| t.resource == resource);
+        }
         if cache != ClientCache::None {
+            self.dirty_client(app, resource);
             let refresh_at = refresh_instant(cache, &token);
             self.state.clients[app].insert(
                 resource,
@@ -670,7 +832,7 @@ impl<'s> Simulation<'s> {
         let service = &scenario.services[target.service];
         let groups = match &token.groups {
             Some(g) => g.clone(),
-            None => self.state.directory.groups_of(principal),
+            None => self.state.directory.groups_of(principal).clone(),
         };
         let (allowed, rbac_source) = match service.authorization {
             Authorization::Claims => (
@@ -691,6 +853,10 @@ impl<'s> Simulation<'s> {
                         assignments: model::load_assignments(&state.store, principal, &groups),
                     };
                     entries.insert(principal, entry);
+                    let service_id = target.service;
+                    self.dirty_principal_probes(principal, Some(instance), |t| {
+                        t.service == service_id
+                    });
                     let key = TimerKey::Rbac(target.service, instance, principal);
                     if service.rbac_max_age.ms() > 0 {
                         self.queue.arm(key, t.after(service.rbac_max_age));
@@ -709,14 +875,8 @@ impl<'s> Simulation<'s> {
                 (allowed, if hit { "hit" } else { "reload" })
             }
         };
-        let truth = model::truth(
-            scenario,
-            &self.state.directory,
-            principal,
-            target.service,
-            &target.action,
-            &target.scope,
-        );
+        // The workload's probe has the same target, so its truth is the request's.
+        let truth = self.truths[self.index.workload_probe[workload]];
         RequestRow {
             t,
             workload: w.name.clone(),
@@ -730,6 +890,67 @@ impl<'s> Simulation<'s> {
             rbac_source,
             allowed,
             truth,
+        }
+    }
+}
+
+/// Lookups from a change of state to the pairs it can alter.
+struct ProbeIndex {
+    /// For each probe, the number of its first pair; pairs of probe p are numbered
+    /// `first_pair[p] + instance`.
+    first_pair: Vec<usize>,
+    /// For each pair, its probe.
+    pair_probe: Vec<usize>,
+    /// For each principal, the probes whose app it is the identity of, in probe order.
+    by_principal: Vec<Vec<usize>>,
+    /// For each workload, a probe with the same target.
+    workload_probe: Vec<usize>,
+    /// For each group, every principal that has been a transitive member of it during the run.
+    /// Tokens snapshot groups at issuance, so a cached token can carry any of these groups.
+    ever_members: Vec<BTreeSet<PrincipalId>>,
+}
+
+impl ProbeIndex {
+    fn new(scenario: &Scenario, directory: &Directory) -> ProbeIndex {
+        let mut first_pair = Vec::new();
+        let mut pair_probe = Vec::new();
+        let mut by_principal = vec![Vec::new(); scenario.principals.len()];
+        for (p, probe) in scenario.probes.iter().enumerate() {
+            first_pair.push(pair_probe.len());
+            let instances = scenario.services[probe.target.service].instances as usize;
+            pair_probe.extend(std::iter::repeat_n(p, instances));
+            by_principal[scenario.apps[probe.target.app].identity].push(p);
+        }
+        let workload_probe = scenario
+            .workloads
+            .iter()
+            .map(|w| {
+                scenario
+                    .probes
+                    .iter()
+                    .position(|p| p.target == w.target)
+                    .expect("the loader adds a probe for every workload target")
+            })
+            .collect();
+        let mut index = ProbeIndex {
+            first_pair,
+            pair_probe,
+            by_principal,
+            workload_probe,
+            ever_members: vec![BTreeSet::new(); scenario.groups.len()],
+        };
+        let all: Vec<PrincipalId> = (0..scenario.principals.len()).collect();
+        index.note_groups(directory, &all);
+        index
+    }
+
+    /// Records the current groups of `principals` in `ever_members`.
+    fn note_groups(&mut self, directory: &Directory, principals: &[PrincipalId]) {
+        for &p in principals {
+            for &g in directory.groups_of(p) {
+                let g: GroupId = g;
+                self.ever_members[g].insert(p);
+            }
         }
     }
 }
