@@ -19,6 +19,10 @@ pub struct RunArgs {
     /// Print only the output folder, not the banner and the table of windows.
     #[arg(long, short)]
     quiet: bool,
+    /// Do not write this output file: `requests.csv` (one row per request) or `events.csv` (one
+    /// row per processed event). Repeatable. On long runs these are the largest files.
+    #[arg(long, value_name = "FILE", value_parser = ["requests.csv", "events.csv"])]
+    skip: Vec<String>,
 }
 
 pub fn exec(args: RunArgs) -> Result<u8, Error> {
@@ -30,7 +34,11 @@ pub fn exec(args: RunArgs) -> Result<u8, Error> {
     if !args.quiet {
         eprint!("{}", banner::banner(&scenario));
     }
-    let result = output::run_to_dir(&scenario, &out)?;
+    let options = output::OutputOptions {
+        events: !args.skip.iter().any(|f| f == "events.csv"),
+        requests: !args.skip.iter().any(|f| f == "requests.csv"),
+    };
+    let result = output::run_to_dir_with(&scenario, &out, options)?;
     if args.quiet {
         eprintln!("{}", out.display());
     } else {

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::AssignmentSet;
 use crate::scenario::{
     AppRoleGrant, Assignment, GroupId, PrincipalId, Scenario, ServiceId, Subject,
 };
@@ -15,7 +16,7 @@ use crate::scenario::{
 pub struct Directory {
     /// For each member, the groups that contain it directly.
     containing: BTreeMap<Subject, BTreeSet<GroupId>>,
-    assignments: BTreeSet<Assignment>,
+    assignments: AssignmentSet,
     grants: BTreeSet<AppRoleGrant>,
     /// For each principal, its transitive groups.
     groups: Vec<BTreeSet<GroupId>>,
@@ -25,7 +26,7 @@ impl Directory {
     pub fn new(scenario: &Scenario) -> Directory {
         let mut d = Directory {
             containing: BTreeMap::new(),
-            assignments: scenario.assignments.clone(),
+            assignments: AssignmentSet::new(&scenario.assignments),
             grants: scenario.app_role_grants.clone(),
             groups: vec![BTreeSet::new(); scenario.principals.len()],
         };
@@ -92,7 +93,7 @@ impl Directory {
         self.grants.remove(g);
     }
 
-    pub fn assignments(&self) -> &BTreeSet<Assignment> {
+    pub fn assignments(&self) -> &AssignmentSet {
         &self.assignments
     }
 

@@ -7,7 +7,7 @@
 pub mod directory;
 pub mod roles;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::scenario::{
     Assignment, Authorization, ClaimsRule, GroupId, PrincipalId, ResourceId, Scenario, Service,
@@ -74,39 +74,79 @@ pub fn current_claims(
     (groups, roles)
 }
 
+/// A set of role assignments grouped by subject, in the order of [`Assignment`]: by subject, then
+/// role, then scope. Reading one subject's assignments is one map lookup.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AssignmentSet {
+    by_subject: BTreeMap<Subject, Vec<Assignment>>,
+}
+
+impl AssignmentSet {
+    pub fn new(assignments: &BTreeSet<Assignment>) -> AssignmentSet {
+        let mut set = AssignmentSet::default();
+        for a in assignments {
+            set.insert(a.clone());
+        }
+        set
+    }
+
+    /// Inserts `a`; returns whether it was absent.
+    pub fn insert(&mut self, a: Assignment) -> bool {
+        let list = self.by_subject.entry(a.subject).or_default();
+        match list.binary_search(&a) {
+            Ok(_) => false,
+            Err(k) => {
+                list.insert(k, a);
+                true
+            }
+        }
+    }
+
+    /// Removes `a`; returns whether it was present.
+    pub fn remove(&mut self, a: &Assignment) -> bool {
+        let Some(list) = self.by_subject.get_mut(&a.subject) else {
+            return false;
+        };
+        let Ok(k) = list.binary_search(a) else {
+            return false;
+        };
+        list.remove(k);
+        if list.is_empty() {
+            self.by_subject.remove(&a.subject);
+        }
+        true
+    }
+
+    /// Returns the assignments of one subject, in order.
+    pub fn of(&self, subject: Subject) -> &[Assignment] {
+        self.by_subject.get(&subject).map_or(&[], Vec::as_slice)
+    }
+}
+
 /// Selects the assignments an RBAC cache entry loads for a caller: those whose subject is the
-/// caller or one of `groups`, in the store's order.
-///
-/// The store is ordered by subject first, and principals before groups, so reading the range of
-/// each subject in subject order yields the store's order without scanning the whole store.
+/// caller or one of `groups`, in the set's order (principals sort before groups).
 pub fn load_assignments(
-    store: &BTreeSet<Assignment>,
+    store: &AssignmentSet,
     principal: PrincipalId,
     groups: &BTreeSet<GroupId>,
 ) -> Vec<Assignment> {
-    let mut loaded = Vec::new();
-    let subjects = std::iter::once(Subject::Principal(principal))
-        .chain(groups.iter().map(|&g| Subject::Group(g)));
-    for subject in subjects {
-        loaded.extend(assignments_of(store, subject).cloned());
-    }
-    loaded
+    select_assignments(store, principal, groups)
+        .into_iter()
+        .cloned()
+        .collect()
 }
 
-/// Returns the assignments of one subject, in the store's order.
-pub fn assignments_of(
-    store: &BTreeSet<Assignment>,
-    subject: Subject,
-) -> impl Iterator<Item = &Assignment> {
-    // The least assignment of `subject`: role 0 and the empty scope sort first.
-    let first = Assignment {
-        subject,
-        role: 0,
-        scope: String::new(),
-    };
-    store
-        .range(first..)
-        .take_while(move |a| a.subject == subject)
+/// Selects the same assignments as [`load_assignments`], borrowed from the store.
+pub fn select_assignments<'a>(
+    store: &'a AssignmentSet,
+    principal: PrincipalId,
+    groups: &BTreeSet<GroupId>,
+) -> Vec<&'a Assignment> {
+    let mut loaded: Vec<&Assignment> = store.of(Subject::Principal(principal)).iter().collect();
+    for &g in groups {
+        loaded.extend(store.of(Subject::Group(g)));
+    }
+    loaded
 }
 
 /// Returns whether any of `assignments` permits `action` on `scope` for `service`.
@@ -121,6 +161,28 @@ pub fn rbac_permits<'a>(
         roles::scope_covers(&a.scope, scope)
             && scenario.roles[a.role].permits(action, service.plane)
     })
+}
+
+/// Returns for each role whether it permits `action` on the plane of `service`, so that deciding
+/// a request for a fixed target needs no pattern matching.
+pub fn permitting_roles(scenario: &Scenario, service: &Service, action: &str) -> Vec<bool> {
+    scenario
+        .roles
+        .iter()
+        .map(|role| role.permits(action, service.plane))
+        .collect()
+}
+
+/// Returns whether any of `assignments` covers `scope` with a role that `permitted` marks, as
+/// computed by [`permitting_roles`] for the target's action. Same result as [`rbac_permits`].
+pub fn rbac_permits_with<'a>(
+    permitted: &[bool],
+    assignments: impl IntoIterator<Item = &'a Assignment>,
+    scope: &str,
+) -> bool {
+    assignments
+        .into_iter()
+        .any(|a| permitted[a.role] && roles::scope_covers(&a.scope, scope))
 }
 
 /// Returns whether a claims-authorized service allows `action` for a token carrying `groups` and

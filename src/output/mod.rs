@@ -72,45 +72,78 @@ fn ms(t: SimTime) -> String {
     t.ms().to_string()
 }
 
+/// Which of the streamed files a run writes. Both are on by default. On long runs they are the
+/// largest files, one row per event and per request, and writing them takes most of the time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputOptions {
+    pub events: bool,
+    pub requests: bool,
+}
+
+impl Default for OutputOptions {
+    fn default() -> Self {
+        OutputOptions {
+            events: true,
+            requests: true,
+        }
+    }
+}
+
 /// Streams events, requests and timeline transitions into CSV files.
 pub struct CsvSink<'s> {
     scenario: &'s Scenario,
     dir: PathBuf,
-    events: CsvFile,
-    requests: CsvFile,
+    events: Option<CsvFile>,
+    requests: Option<CsvFile>,
     timeline: CsvFile,
 }
 
 impl<'s> CsvSink<'s> {
-    pub fn create(scenario: &'s Scenario, dir: &Path) -> Result<CsvSink<'s>, Error> {
+    pub fn create(
+        scenario: &'s Scenario,
+        dir: &Path,
+        options: OutputOptions,
+    ) -> Result<CsvSink<'s>, Error> {
+        let events = options
+            .events
+            .then(|| {
+                create(
+                    dir,
+                    "events.csv",
+                    &["seq", "t_ms", "t", "class", "kind", "detail"],
+                )
+            })
+            .transpose()?;
+        let requests = options
+            .requests
+            .then(|| {
+                create(
+                    dir,
+                    "requests.csv",
+                    &[
+                        "t_ms",
+                        "t",
+                        "workload",
+                        "app",
+                        "service",
+                        "instance",
+                        "token",
+                        "token_issued_ms",
+                        "token_expires_ms",
+                        "token_source",
+                        "rbac_source",
+                        "decision",
+                        "truth",
+                        "stale",
+                    ],
+                )
+            })
+            .transpose()?;
         Ok(CsvSink {
             scenario,
             dir: dir.to_path_buf(),
-            events: create(
-                dir,
-                "events.csv",
-                &["seq", "t_ms", "t", "class", "kind", "detail"],
-            )?,
-            requests: create(
-                dir,
-                "requests.csv",
-                &[
-                    "t_ms",
-                    "t",
-                    "workload",
-                    "app",
-                    "service",
-                    "instance",
-                    "token",
-                    "token_issued_ms",
-                    "token_expires_ms",
-                    "token_source",
-                    "rbac_source",
-                    "decision",
-                    "truth",
-                    "stale",
-                ],
-            )?,
+            events,
+            requests,
             timeline: create(
                 dir,
                 "timeline.csv",
@@ -129,14 +162,29 @@ impl<'s> CsvSink<'s> {
     }
 
     pub fn finish(self) -> Result<(), Error> {
-        finish(self.events, &self.dir, "events.csv")?;
-        finish(self.requests, &self.dir, "requests.csv")?;
+        if let Some(events) = self.events {
+            finish(events, &self.dir, "events.csv")?;
+        }
+        if let Some(requests) = self.requests {
+            finish(requests, &self.dir, "requests.csv")?;
+        }
         finish(self.timeline, &self.dir, "timeline.csv")
     }
 }
 
 impl Sink for CsvSink<'_> {
+    fn wants_events(&self) -> bool {
+        self.events.is_some()
+    }
+
+    fn wants_requests(&self) -> bool {
+        self.requests.is_some()
+    }
+
     fn event(&mut self, row: &EventRow) -> Result<(), Error> {
+        let Some(events) = &mut self.events else {
+            return Ok(());
+        };
         let record = [
             row.seq.to_string(),
             ms(row.t),
@@ -145,12 +193,15 @@ impl Sink for CsvSink<'_> {
             row.kind.to_string(),
             row.detail.clone(),
         ];
-        self.events
+        events
             .write_record(&record)
             .map_err(|e| csv_error(&self.dir.join("events.csv"), e))
     }
 
     fn request(&mut self, row: &RequestRow) -> Result<(), Error> {
+        let Some(requests) = &mut self.requests else {
+            return Ok(());
+        };
         let record = [
             ms(row.t),
             row.t.to_string(),
@@ -167,7 +218,7 @@ impl Sink for CsvSink<'_> {
             decision_label(row.truth).to_string(),
             (row.allowed != row.truth).to_string(),
         ];
-        self.requests
+        requests
             .write_record(&record)
             .map_err(|e| csv_error(&self.dir.join("requests.csv"), e))
     }
@@ -358,6 +409,15 @@ fn is_results_folder(dir: &Path) -> Result<bool, Error> {
 /// An existing `out` is replaced only when it holds nothing but files a run writes; anything else
 /// is an error, so a mistyped `--out` never deletes unrelated files.
 pub fn run_to_dir(scenario: &Scenario, out: &Path) -> Result<RunResult, Error> {
+    run_to_dir_with(scenario, out, OutputOptions::default())
+}
+
+/// Runs `scenario` like [`run_to_dir`], writing the streamed files that `options` selects.
+pub fn run_to_dir_with(
+    scenario: &Scenario,
+    out: &Path,
+    options: OutputOptions,
+) -> Result<RunResult, Error> {
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent)
             .map_err(|e| Error::io(format!("failed to create `{}`", parent.display()), e))?;
@@ -377,7 +437,7 @@ pub fn run_to_dir(scenario: &Scenario, out: &Path) -> Result<RunResult, Error> {
         .map_err(|e| Error::io(format!("failed to create `{}`", partial.display()), e))?;
 
     let outcome = (|| {
-        let mut sink = CsvSink::create(scenario, &partial)?;
+        let mut sink = CsvSink::create(scenario, &partial, options)?;
         let result = sim::simulate(scenario, &mut sink)?;
         sink.finish()?;
         write_windows(scenario, &partial, &result.windows)?;

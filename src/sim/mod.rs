@@ -78,6 +78,18 @@ pub trait Sink {
     fn event(&mut self, row: &EventRow) -> Result<(), Error>;
     fn request(&mut self, row: &RequestRow) -> Result<(), Error>;
     fn transition(&mut self, row: &Transition) -> Result<(), Error>;
+
+    /// Whether [`Sink::event`] keeps anything. When it does not, the simulation skips
+    /// formatting event rows.
+    fn wants_events(&self) -> bool {
+        true
+    }
+
+    /// Whether [`Sink::request`] keeps anything. When it does not, the simulation skips
+    /// building request rows.
+    fn wants_requests(&self) -> bool {
+        true
+    }
 }
 
 /// A sink that keeps nothing, for callers that only want windows and changes.
@@ -92,6 +104,12 @@ impl Sink for NullSink {
     }
     fn transition(&mut self, _: &Transition) -> Result<(), Error> {
         Ok(())
+    }
+    fn wants_events(&self) -> bool {
+        false
+    }
+    fn wants_requests(&self) -> bool {
+        false
     }
 }
 
@@ -270,15 +288,17 @@ impl<'s> Simulation<'s> {
                 let (t, class, popped) = self.queue.pop().expect("peeked");
                 let (kind, detail) = match popped {
                     Popped::Event(payload) => self.handle(t, payload, sink)?,
-                    Popped::Timer(key) => self.fire(t, key),
+                    Popped::Timer(key) => self.fire(t, key, sink.wants_events()),
                 };
-                sink.event(&EventRow {
-                    seq: self.processed,
-                    t,
-                    class,
-                    kind,
-                    detail,
-                })?;
+                if sink.wants_events() {
+                    sink.event(&EventRow {
+                        seq: self.processed,
+                        t,
+                        class,
+                        kind,
+                        detail,
+                    })?;
+                }
                 self.processed += 1;
             }
 
@@ -310,7 +330,8 @@ impl<'s> Simulation<'s> {
             let i = pair - self.index.first_pair[p];
             let probe = &self.scenario.probes[p];
             let truth = self.truths[p];
-            let (effective, cause) = evaluator.effective(&probe.target, i, truth);
+            let permitted = &self.index.permitted[p];
+            let (effective, cause) = evaluator.effective(&probe.target, i, truth, permitted);
             if effective != truth && cause.is_empty() {
                 return Err(Error::Internal(format!(
                     "no layer explains the stale decision of probe `{}` on instance {i} at {t}",
@@ -413,6 +434,9 @@ impl<'s> Simulation<'s> {
             Payload::TokenRequest(i) => {
                 let r = &self.scenario.token_requests[i];
                 let (token, source) = self.acquire_token(t, r.app, r.resource);
+                if !sink.wants_events() {
+                    return Ok(("token-request", String::new()));
+                }
                 Ok((
                     "token-request",
                     format!(
@@ -425,18 +449,24 @@ impl<'s> Simulation<'s> {
                 ))
             }
             Payload::Arrival(i) => {
-                let row = self.request(t, i);
-                let detail = format!(
-                    "workload {} to instance {}: {} from {}, {}",
-                    row.workload,
-                    row.instance,
-                    row.token.label(),
-                    row.token_source.as_str(),
-                    decision_label(row.allowed)
-                );
-                sink.request(&row)?;
+                let outcome = self.request(t, i);
+                let detail = if sink.wants_events() {
+                    format!(
+                        "workload {} to instance {}: {} from {}, {}",
+                        self.scenario.workloads[i].name,
+                        outcome.instance,
+                        outcome.token.id.label(),
+                        outcome.token_source.as_str(),
+                        decision_label(outcome.allowed)
+                    )
+                } else {
+                    String::new()
+                };
+                if sink.wants_requests() {
+                    sink.request(&self.request_row(t, i, &outcome))?;
+                }
                 self.requests += 1;
-                self.stale_requests += u64::from(row.allowed != row.truth);
+                self.stale_requests += u64::from(outcome.allowed != outcome.truth);
                 self.schedule_next_arrival(t, i);
                 Ok(("request", detail))
             }
@@ -648,7 +678,18 @@ impl<'s> Simulation<'s> {
 
     // Timers.
 
-    fn fire(&mut self, t: SimTime, key: TimerKey) -> (&'static str, String) {
+    /// Applies a timer expiry; returns its kind, and its description when `describe` is set.
+    fn fire(&mut self, t: SimTime, key: TimerKey, describe: bool) -> (&'static str, String) {
+        let (kind, detail) = self.fire_timer(t, key, describe);
+        (kind, detail.unwrap_or_default())
+    }
+
+    fn fire_timer(
+        &mut self,
+        t: SimTime,
+        key: TimerKey,
+        describe: bool,
+    ) -> (&'static str, Option<String>) {
         match key {
             TimerKey::Backend(principal, resource) => {
                 let key = (principal, resource);
@@ -658,31 +699,38 @@ impl<'s> Simulation<'s> {
                 self.dirty_principal_probes(principal, None, |t| t.resource == resource);
                 (
                     "backend-expiry",
-                    format!(
-                        "backend entry of {} for {} expires",
-                        self.scenario.principals[principal].name, self.scenario.resources[resource]
-                    ),
+                    describe.then(|| {
+                        format!(
+                            "backend entry of {} for {} expires",
+                            self.scenario.principals[principal].name,
+                            self.scenario.resources[resource]
+                        )
+                    }),
                 )
             }
             TimerKey::Client(app, resource) => {
                 self.dirty_client(app, resource);
                 (
                     "client-refresh-due",
-                    format!(
-                        "app {} token for {} is due for refresh",
-                        self.scenario.apps[app].name, self.scenario.resources[resource]
-                    ),
+                    describe.then(|| {
+                        format!(
+                            "app {} token for {} is due for refresh",
+                            self.scenario.apps[app].name, self.scenario.resources[resource]
+                        )
+                    }),
                 )
             }
             TimerKey::Rbac(service, instance, principal) => {
                 self.dirty_principal_probes(principal, Some(instance), |t| t.service == service);
                 (
                     "rbac-max-age",
-                    format!(
-                        "{} instance {instance} entry of {} reaches its max age",
-                        self.scenario.services[service].name,
-                        self.scenario.principals[principal].name
-                    ),
+                    describe.then(|| {
+                        format!(
+                            "{} instance {instance} entry of {} reaches its max age",
+                            self.scenario.services[service].name,
+                            self.scenario.principals[principal].name
+                        )
+                    }),
                 )
             }
             TimerKey::Replication(id) => {
@@ -703,12 +751,14 @@ impl<'s> Simulation<'s> {
                 }
                 (
                     "replication-visible",
-                    format!(
-                        "{} sees {} {}",
-                        self.scenario.services[w.service].name,
-                        if w.add { "assignment of" } else { "removal of" },
-                        self.scenario.describe_assignment(&w.assignment)
-                    ),
+                    describe.then(|| {
+                        format!(
+                            "{} sees {} {}",
+                            self.scenario.services[w.service].name,
+                            if w.add { "assignment of" } else { "removal of" },
+                            self.scenario.describe_assignment(&w.assignment)
+                        )
+                    }),
                 )
             }
         }
@@ -822,7 +872,7 @@ impl<'s> Simulation<'s> {
         }
     }
 
-    fn request(&mut self, t: SimTime, workload: usize) -> RequestRow {
+    fn request(&mut self, t: SimTime, workload: usize) -> RequestOutcome {
         let scenario = self.scenario;
         let w = &scenario.workloads[workload];
         let target = &w.target;
@@ -830,13 +880,17 @@ impl<'s> Simulation<'s> {
         let principal = token.subject;
         let instance = self.route(target.service, principal);
         let service = &scenario.services[target.service];
+        let overage;
         let groups = match &token.groups {
-            Some(g) => g.clone(),
-            None => self.state.directory.groups_of(principal).clone(),
+            Some(g) => g,
+            None => {
+                overage = self.state.directory.groups_of(principal).clone();
+                &overage
+            }
         };
         let (allowed, rbac_source) = match service.authorization {
             Authorization::Claims => (
-                model::claims_permit(&service.rules, &groups, &token.roles, &target.action),
+                model::claims_permit(&service.rules, groups, &token.roles, &target.action),
                 "none",
             ),
             Authorization::Rbac => {
@@ -850,7 +904,7 @@ impl<'s> Simulation<'s> {
                     let entry = RbacEntry {
                         loaded: t,
                         token_id: token.id,
-                        assignments: model::load_assignments(&state.store, principal, &groups),
+                        assignments: model::load_assignments(&state.store, principal, groups),
                     };
                     entries.insert(principal, entry);
                     let service_id = target.service;
@@ -865,33 +919,52 @@ impl<'s> Simulation<'s> {
                     }
                 }
                 let entry = &self.state.services[target.service].instances[instance][&principal];
-                let allowed = model::rbac_permits(
-                    scenario,
-                    service,
-                    &entry.assignments,
-                    &target.action,
-                    &target.scope,
-                );
+                // The workload's probe has the same target, so its roles permit the action.
+                let permitted = &self.index.permitted[self.index.workload_probe[workload]];
+                let allowed =
+                    model::rbac_permits_with(permitted, &entry.assignments, &target.scope);
                 (allowed, if hit { "hit" } else { "reload" })
             }
         };
         // The workload's probe has the same target, so its truth is the request's.
         let truth = self.truths[self.index.workload_probe[workload]];
-        RequestRow {
-            t,
-            workload: w.name.clone(),
-            app: scenario.apps[target.app].name.clone(),
-            service: service.name.clone(),
+        RequestOutcome {
             instance,
-            token: token.id,
-            token_issued: token.issued,
-            token_expires: token.expires,
+            token,
             token_source,
             rbac_source,
             allowed,
             truth,
         }
     }
+
+    fn request_row(&self, t: SimTime, workload: usize, outcome: &RequestOutcome) -> RequestRow {
+        let w = &self.scenario.workloads[workload];
+        RequestRow {
+            t,
+            workload: w.name.clone(),
+            app: self.scenario.apps[w.target.app].name.clone(),
+            service: self.scenario.services[w.target.service].name.clone(),
+            instance: outcome.instance,
+            token: outcome.token.id,
+            token_issued: outcome.token.issued,
+            token_expires: outcome.token.expires,
+            token_source: outcome.token_source,
+            rbac_source: outcome.rbac_source,
+            allowed: outcome.allowed,
+            truth: outcome.truth,
+        }
+    }
+}
+
+/// What a simulated request did, before it is formatted as a [`RequestRow`].
+struct RequestOutcome {
+    instance: usize,
+    token: Rc<Token>,
+    token_source: TokenSource,
+    rbac_source: &'static str,
+    allowed: bool,
+    truth: bool,
 }
 
 /// Lookups from a change of state to the pairs it can alter.
@@ -905,6 +978,8 @@ struct ProbeIndex {
     by_principal: Vec<Vec<usize>>,
     /// For each workload, a probe with the same target.
     workload_probe: Vec<usize>,
+    /// For each probe, whether each role permits its action on its service's plane.
+    permitted: Vec<Vec<bool>>,
     /// For each group, every principal that has been a transitive member of it during the run.
     /// Tokens snapshot groups at issuance, so a cached token can carry any of these groups.
     ever_members: Vec<BTreeSet<PrincipalId>>,
@@ -932,11 +1007,20 @@ impl ProbeIndex {
                     .expect("the loader adds a probe for every workload target")
             })
             .collect();
+        let permitted = scenario
+            .probes
+            .iter()
+            .map(|p| {
+                let service = &scenario.services[p.target.service];
+                model::permitting_roles(scenario, service, &p.target.action)
+            })
+            .collect();
         let mut index = ProbeIndex {
             first_pair,
             pair_probe,
             by_principal,
             workload_probe,
+            permitted,
             ever_members: vec![BTreeSet::new(); scenario.groups.len()],
         };
         let all: Vec<PrincipalId> = (0..scenario.principals.len()).collect();

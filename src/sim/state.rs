@@ -3,11 +3,11 @@
 //! Caches are read lazily: an entry past its refresh or expiry instant stays in its map until a
 //! request replaces it or a timer removes it, and every reader checks the instant itself.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use crate::engine::RandomStream;
-use crate::model::{Directory, Token, TokenId};
+use crate::model::{AssignmentSet, Directory, Token, TokenId};
 use crate::scenario::{Assignment, ClientCache, PrincipalId, ResourceId, Scenario, TokenLifetime};
 use crate::time::{SimDuration, SimTime};
 
@@ -53,7 +53,7 @@ pub struct RbacEntry {
 /// The state of one service: its replicated store and each instance's RBAC cache.
 pub struct ServiceState {
     /// Role assignments as this service's store sees them.
-    pub store: BTreeSet<Assignment>,
+    pub store: AssignmentSet,
     /// For each assignment, the sequence number of the last write applied, so that writes that
     /// arrive out of order (random delays) leave the latest one in force.
     pub applied: BTreeMap<Assignment, u64>,
@@ -83,7 +83,7 @@ impl State {
                 .services
                 .iter()
                 .map(|s| ServiceState {
-                    store: scenario.assignments.clone(),
+                    store: AssignmentSet::new(&scenario.assignments),
                     applied: BTreeMap::new(),
                     instances: vec![BTreeMap::new(); s.instances as usize],
                     next_round_robin: 0,
