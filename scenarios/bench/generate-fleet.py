@@ -49,7 +49,7 @@ def duration(seconds):
 
 
 def app_groups(i):
-    """The two groups an app starts in."""
+    """Return the two groups an app starts in."""
     return sorted({i % GROUPS, (i * 7 + 3) % GROUPS})
 
 

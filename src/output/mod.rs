@@ -72,7 +72,7 @@ fn ms(t: SimTime) -> String {
     t.ms().to_string()
 }
 
-/// Which of the streamed files a run writes. Both are on by default. On long runs they are the
+/// The choice of streamed files a run writes, both on by default. On long runs they are the
 /// largest files, one row per event and per request, and writing them takes most of the time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutputOptions {
