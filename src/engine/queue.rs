@@ -63,9 +63,6 @@ pub enum Popped<K, T> {
 const SEQ_BITS: u32 = 62;
 /// Marks a [`HeapEntry::slot`] that indexes `timers` rather than `payloads`.
 const TIMER_BIT: u32 = 1 << 31;
-/// Children per heap node. A 4-ary heap took 5 to 25% more CPU time than a binary one on the W1
-/// and W2 benchmarks (`benches/queue.rs`, docs/performance.md), so the heap is binary.
-const ARITY: usize = 2;
 /// The heap position of a timer that is not pending.
 const NOT_PENDING: u32 = u32::MAX;
 
@@ -257,39 +254,15 @@ impl<K: Hash + Eq + Clone, T> EventQueue<K, T> {
         self.heap.is_empty()
     }
 
-    /// Returns the earliest child of `position`, if it has one.
-    #[inline]
-    fn earliest_child(&self, position: usize) -> Option<usize> {
-        let first = ARITY * position + 1;
-        let len = self.heap.len();
-        if first >= len {
-            return None;
-        }
-        let end = (first + ARITY).min(len);
-        let mut best = first;
-        for child in first + 1..end {
-            if self.heap[child].before(&self.heap[best]) {
-                best = child;
-            }
-        }
-        Some(best)
-    }
-
-    // Heap maintenance. Every move of an entry goes through `place`, which keeps the position of
-    // a timer up to date.
-
-    #[inline]
-    fn place(&mut self, position: usize, entry: HeapEntry) {
-        if entry.slot & TIMER_BIT != 0 {
-            self.timers[(entry.slot & !TIMER_BIT) as usize].position = position as u32;
-        }
-        self.heap[position] = entry;
-    }
+    // Heap maintenance. The heap is binary: a 4-ary heap took 5 to 25% more CPU time on the W1
+    // and W2 benchmarks (`benches/queue.rs`). Every move of an entry goes through `set`, which
+    // keeps the position of a timer up to date. The loops work on slices split from `self`, so
+    // that the compiler sees the heap's length and drops most bounds checks.
 
     fn push(&mut self, entry: HeapEntry) {
         self.heap.push(entry);
         let last = self.heap.len() - 1;
-        self.sift_up(last);
+        sift_up(&mut self.heap, &mut self.timers, last, entry);
     }
 
     /// Removes the root. The hole walks down to a leaf along the earlier child, with one
@@ -297,17 +270,27 @@ impl<K: Hash + Eq + Clone, T> EventQueue<K, T> {
     /// because the last entry usually belongs near the leaves.
     fn remove_top(&mut self) {
         let last = self.heap.pop().expect("the heap is not empty");
-        if self.heap.is_empty() {
+        let heap = self.heap.as_mut_slice();
+        let timers = self.timers.as_mut_slice();
+        let len = heap.len();
+        if len == 0 {
             return;
         }
         let mut hole = 0;
-        while let Some(child) = self.earliest_child(hole) {
-            let below = self.heap[child];
-            self.place(hole, below);
+        // While both children exist, pick the earlier one without a branch: which child wins is
+        // a coin flip that a branch predictor cannot learn.
+        while 2 * hole + 2 < len {
+            let left = 2 * hole + 1;
+            let child = left + usize::from(heap[left + 1].before(&heap[left]));
+            set(heap, timers, hole, heap[child]);
             hole = child;
         }
-        self.heap[hole] = last;
-        self.sift_up(hole);
+        if 2 * hole + 1 < len {
+            let left = 2 * hole + 1;
+            set(heap, timers, hole, heap[left]);
+            hole = left;
+        }
+        sift_up(heap, timers, hole, last);
     }
 
     /// Removes the entry at `position`, filling the hole with the last entry.
@@ -317,42 +300,79 @@ impl<K: Hash + Eq + Clone, T> EventQueue<K, T> {
             return;
         }
         let removed = self.heap[position];
-        self.heap[position] = last;
         if last.before(&removed) {
-            self.sift_up(position);
+            sift_up(&mut self.heap, &mut self.timers, position, last);
         } else {
-            self.sift_down(position);
+            sift_down(&mut self.heap, &mut self.timers, position, last);
         }
     }
 
-    /// Moves the entry at `position` towards the root while it leaves before its parent.
-    fn sift_up(&mut self, mut position: usize) {
+    fn sift_up(&mut self, position: usize) {
         let entry = self.heap[position];
-        while position > 0 {
-            let parent = (position - 1) / ARITY;
-            let above = self.heap[parent];
-            if !entry.before(&above) {
-                break;
-            }
-            self.place(position, above);
-            position = parent;
-        }
-        self.place(position, entry);
+        sift_up(&mut self.heap, &mut self.timers, position, entry);
     }
 
-    /// Moves the entry at `position` towards the leaves while a child leaves before it.
-    fn sift_down(&mut self, mut position: usize) {
+    fn sift_down(&mut self, position: usize) {
         let entry = self.heap[position];
-        while let Some(child) = self.earliest_child(position) {
-            let below = self.heap[child];
-            if !below.before(&entry) {
-                break;
-            }
-            self.place(position, below);
-            position = child;
-        }
-        self.place(position, entry);
+        sift_down(&mut self.heap, &mut self.timers, position, entry);
     }
+}
+
+/// Writes `entry` at `position`, recording the position of a timer.
+#[inline]
+fn set<K>(heap: &mut [HeapEntry], timers: &mut [TimerSlot<K>], position: usize, entry: HeapEntry) {
+    if entry.slot & TIMER_BIT != 0 {
+        timers[(entry.slot & !TIMER_BIT) as usize].position = position as u32;
+    }
+    heap[position] = entry;
+}
+
+/// Places `entry` at `position` or above it, moving earlier-leaving parents down.
+fn sift_up<K>(
+    heap: &mut [HeapEntry],
+    timers: &mut [TimerSlot<K>],
+    mut position: usize,
+    entry: HeapEntry,
+) {
+    while position > 0 {
+        let parent = (position - 1) / 2;
+        let above = heap[parent];
+        if !entry.before(&above) {
+            break;
+        }
+        set(heap, timers, position, above);
+        position = parent;
+    }
+    set(heap, timers, position, entry);
+}
+
+/// Places `entry` at `position` or below it, moving later-leaving children up.
+fn sift_down<K>(
+    heap: &mut [HeapEntry],
+    timers: &mut [TimerSlot<K>],
+    mut position: usize,
+    entry: HeapEntry,
+) {
+    let len = heap.len();
+    loop {
+        let left = 2 * position + 1;
+        if left >= len {
+            break;
+        }
+        // Branch-free choice of the earlier child, as in `remove_top`.
+        let child = if left + 1 < len {
+            left + usize::from(heap[left + 1].before(&heap[left]))
+        } else {
+            left
+        };
+        let below = heap[child];
+        if !below.before(&entry) {
+            break;
+        }
+        set(heap, timers, position, below);
+        position = child;
+    }
+    set(heap, timers, position, entry);
 }
 
 #[cfg(test)]

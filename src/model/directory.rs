@@ -26,7 +26,11 @@ impl Directory {
     pub fn new(scenario: &Scenario) -> Directory {
         let mut d = Directory {
             containing: BTreeMap::new(),
-            assignments: AssignmentSet::new(&scenario.assignments),
+            assignments: AssignmentSet::new(
+                &scenario.assignments,
+                scenario.principals.len(),
+                scenario.groups.len(),
+            ),
             grants: scenario.app_role_grants.clone(),
             groups: vec![BTreeSet::new(); scenario.principals.len()],
         };

@@ -7,7 +7,7 @@
 pub mod directory;
 pub mod roles;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use crate::scenario::{
     Assignment, Authorization, ClaimsRule, GroupId, PrincipalId, ResourceId, Scenario, Service,
@@ -75,24 +75,36 @@ pub fn current_claims(
 }
 
 /// A set of role assignments grouped by subject, in the order of [`Assignment`]: by subject, then
-/// role, then scope. Reading one subject's assignments is one map lookup.
+/// role, then scope. Reading one subject's assignments is one vector index.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AssignmentSet {
-    by_subject: BTreeMap<Subject, Vec<Assignment>>,
+    by_principal: Vec<Vec<Assignment>>,
+    by_group: Vec<Vec<Assignment>>,
 }
 
 impl AssignmentSet {
-    pub fn new(assignments: &BTreeSet<Assignment>) -> AssignmentSet {
-        let mut set = AssignmentSet::default();
+    /// Builds the set for a scenario with `principals` principals and `groups` groups.
+    pub fn new(assignments: &BTreeSet<Assignment>, principals: usize, groups: usize) -> Self {
+        let mut set = AssignmentSet {
+            by_principal: vec![Vec::new(); principals],
+            by_group: vec![Vec::new(); groups],
+        };
         for a in assignments {
             set.insert(a.clone());
         }
         set
     }
 
+    fn list_mut(&mut self, subject: Subject) -> &mut Vec<Assignment> {
+        match subject {
+            Subject::Principal(p) => &mut self.by_principal[p],
+            Subject::Group(g) => &mut self.by_group[g],
+        }
+    }
+
     /// Inserts `a`; returns whether it was absent.
     pub fn insert(&mut self, a: Assignment) -> bool {
-        let list = self.by_subject.entry(a.subject).or_default();
+        let list = self.list_mut(a.subject);
         match list.binary_search(&a) {
             Ok(_) => false,
             Err(k) => {
@@ -104,22 +116,20 @@ impl AssignmentSet {
 
     /// Removes `a`; returns whether it was present.
     pub fn remove(&mut self, a: &Assignment) -> bool {
-        let Some(list) = self.by_subject.get_mut(&a.subject) else {
-            return false;
-        };
+        let list = self.list_mut(a.subject);
         let Ok(k) = list.binary_search(a) else {
             return false;
         };
         list.remove(k);
-        if list.is_empty() {
-            self.by_subject.remove(&a.subject);
-        }
         true
     }
 
     /// Returns the assignments of one subject, in order.
     pub fn of(&self, subject: Subject) -> &[Assignment] {
-        self.by_subject.get(&subject).map_or(&[], Vec::as_slice)
+        match subject {
+            Subject::Principal(p) => &self.by_principal[p],
+            Subject::Group(g) => &self.by_group[g],
+        }
     }
 }
 

@@ -83,7 +83,11 @@ impl State {
                 .services
                 .iter()
                 .map(|s| ServiceState {
-                    store: AssignmentSet::new(&scenario.assignments),
+                    store: AssignmentSet::new(
+                        &scenario.assignments,
+                        scenario.principals.len(),
+                        scenario.groups.len(),
+                    ),
                     applied: BTreeMap::new(),
                     instances: vec![BTreeMap::new(); s.instances as usize],
                     next_round_robin: 0,
