@@ -8,16 +8,17 @@
 pub mod banner;
 
 use std::fs::{self, File};
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
+use crate::model::TokenId;
 use crate::observe::effective::decision_label;
 use crate::observe::tracker::Transition;
 use crate::observe::{ChangeRecord, Window};
 use crate::scenario::Scenario;
 use crate::sim::{self, EventRow, RequestRow, RunResult, Sink};
-use crate::time::{SimTime, format_duration};
+use crate::time::{SimTime, format_duration, push_decimal, push_duration};
 
 /// The files a run writes, in the order the README documents them.
 pub const FILES: [&str; 5] = [
@@ -94,8 +95,103 @@ pub struct CsvSink<'s> {
     scenario: &'s Scenario,
     dir: PathBuf,
     events: Option<CsvFile>,
-    requests: Option<CsvFile>,
+    requests: Option<RequestsFile>,
     timeline: CsvFile,
+}
+
+/// `requests.csv`, written without the `csv` crate's per-field quoting analysis: one row per
+/// request makes it the largest file. Only the names can need quoting, and they are quoted once,
+/// per workload, when the file is created.
+struct RequestsFile {
+    out: BufWriter<File>,
+    /// For each workload, its `workload,app,service` fields, quoted as the `csv` crate quotes them.
+    names: Vec<Vec<u8>>,
+    row: Vec<u8>,
+}
+
+impl RequestsFile {
+    const HEADER: &'static [u8] = b"t_ms,t,workload,app,service,instance,token,token_issued_ms,\
+token_expires_ms,token_source,rbac_source,decision,truth,stale\n";
+
+    fn create(scenario: &Scenario, dir: &Path) -> Result<RequestsFile, Error> {
+        let path = dir.join("requests.csv");
+        let file = File::create(&path)
+            .map_err(|e| Error::io(format!("failed to create `{}`", path.display()), e))?;
+        let mut out = BufWriter::new(file);
+        out.write_all(Self::HEADER)
+            .map_err(|e| Error::io(format!("failed to write `{}`", path.display()), e))?;
+        let mut names = Vec::new();
+        for w in &scenario.workloads {
+            let mut encoder = csv::Writer::from_writer(Vec::new());
+            let fields = [
+                w.name.as_str(),
+                scenario.apps[w.target.app].name.as_str(),
+                scenario.services[w.target.service].name.as_str(),
+            ];
+            encoder
+                .write_record(fields)
+                .map_err(|e| csv_error(&path, e))?;
+            let mut encoded = encoder
+                .into_inner()
+                .map_err(|e| csv_error(&path, e.into_error().into()))?;
+            encoded.pop(); // the record terminator, `\n`
+            names.push(encoded);
+        }
+        Ok(RequestsFile {
+            out,
+            names,
+            row: Vec::with_capacity(256),
+        })
+    }
+
+    fn write(&mut self, r: &RequestRow) -> std::io::Result<()> {
+        let row = &mut self.row;
+        row.clear();
+        push_decimal(row, r.t.ms());
+        row.push(b',');
+        push_duration(row, r.t.ms());
+        row.push(b',');
+        row.extend_from_slice(&self.names[r.workload_index]);
+        row.push(b',');
+        push_decimal(row, r.instance as u64);
+        row.push(b',');
+        if r.token == TokenId::UNISSUED {
+            row.extend_from_slice(b"new");
+        } else {
+            row.push(b'T');
+            push_decimal(row, r.token.0);
+        }
+        row.push(b',');
+        push_decimal(row, r.token_issued.ms());
+        row.push(b',');
+        push_decimal(row, r.token_expires.ms());
+        for field in [
+            r.token_source.as_str(),
+            r.rbac_source,
+            decision_label(r.allowed),
+            decision_label(r.truth),
+            if r.allowed != r.truth {
+                "true"
+            } else {
+                "false"
+            },
+        ] {
+            row.push(b',');
+            row.extend_from_slice(field.as_bytes());
+        }
+        row.push(b'\n');
+        self.out.write_all(row)
+    }
+
+    fn finish(self, dir: &Path) -> Result<(), Error> {
+        let path = dir.join("requests.csv");
+        let failed = |e| Error::io(format!("failed to write `{}`", path.display()), e);
+        self.out
+            .into_inner()
+            .map_err(|e| failed(e.into_error()))?
+            .sync_all()
+            .map_err(failed)
+    }
 }
 
 impl<'s> CsvSink<'s> {
@@ -116,28 +212,7 @@ impl<'s> CsvSink<'s> {
             .transpose()?;
         let requests = options
             .requests
-            .then(|| {
-                create(
-                    dir,
-                    "requests.csv",
-                    &[
-                        "t_ms",
-                        "t",
-                        "workload",
-                        "app",
-                        "service",
-                        "instance",
-                        "token",
-                        "token_issued_ms",
-                        "token_expires_ms",
-                        "token_source",
-                        "rbac_source",
-                        "decision",
-                        "truth",
-                        "stale",
-                    ],
-                )
-            })
+            .then(|| RequestsFile::create(scenario, dir))
             .transpose()?;
         Ok(CsvSink {
             scenario,
@@ -166,7 +241,7 @@ impl<'s> CsvSink<'s> {
             finish(events, &self.dir, "events.csv")?;
         }
         if let Some(requests) = self.requests {
-            finish(requests, &self.dir, "requests.csv")?;
+            requests.finish(&self.dir)?;
         }
         finish(self.timeline, &self.dir, "timeline.csv")
     }
@@ -202,25 +277,15 @@ impl Sink for CsvSink<'_> {
         let Some(requests) = &mut self.requests else {
             return Ok(());
         };
-        let record = [
-            ms(row.t),
-            row.t.to_string(),
-            row.workload.clone(),
-            row.app.clone(),
-            row.service.clone(),
-            row.instance.to_string(),
-            row.token.label(),
-            ms(row.token_issued),
-            ms(row.token_expires),
-            row.token_source.as_str().to_string(),
-            row.rbac_source.to_string(),
-            decision_label(row.allowed).to_string(),
-            decision_label(row.truth).to_string(),
-            (row.allowed != row.truth).to_string(),
-        ];
-        requests
-            .write_record(&record)
-            .map_err(|e| csv_error(&self.dir.join("requests.csv"), e))
+        requests.write(row).map_err(|e| {
+            Error::io(
+                format!(
+                    "failed to write `{}`",
+                    self.dir.join("requests.csv").display()
+                ),
+                e,
+            )
+        })
     }
 
     fn transition(&mut self, row: &Transition) -> Result<(), Error> {

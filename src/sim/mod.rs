@@ -59,6 +59,8 @@ impl TokenSource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestRow {
     pub t: SimTime,
+    /// Index of the workload in the scenario.
+    pub workload_index: usize,
     pub workload: String,
     pub app: String,
     pub service: String,
@@ -942,6 +944,7 @@ impl<'s> Simulation<'s> {
         let w = &self.scenario.workloads[workload];
         RequestRow {
             t,
+            workload_index: workload,
             workload: w.name.clone(),
             app: self.scenario.apps[w.target.app].name.clone(),
             service: self.scenario.services[w.target.service].name.clone(),
