@@ -814,8 +814,18 @@ impl<'s> Simulation<'s> {
             self.dirty_principal_probes(identity, None, |t| t.resource == resource);
         }
         if cache != ClientCache::None {
-            self.dirty_client(app, resource);
             let refresh_at = refresh_instant(cache, &token);
+            // Past its refresh instant, the SDK asks the endpoint on every request and usually
+            // gets the token it already has. Storing it again would change nothing: the entry's
+            // refresh instant has passed, so its timer is not pending either.
+            let unchanged = self.state.clients[app]
+                .get(&resource)
+                .is_some_and(|e| e.token.id == token.id && e.refresh_at == refresh_at);
+            if unchanged {
+                debug_assert!(refresh_at <= t);
+                return (token, source);
+            }
+            self.dirty_client(app, resource);
             self.state.clients[app].insert(
                 resource,
                 ClientEntry {
