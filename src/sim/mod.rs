@@ -61,9 +61,10 @@ pub struct RequestRow {
     pub t: SimTime,
     /// Index of the workload in the scenario.
     pub workload_index: usize,
-    pub workload: String,
-    pub app: String,
-    pub service: String,
+    /// Names are shared with the simulation, so that building a row allocates nothing.
+    pub workload: Rc<str>,
+    pub app: Rc<str>,
+    pub service: Rc<str>,
     pub instance: usize,
     pub token: TokenId,
     pub token_issued: SimTime,
@@ -191,6 +192,8 @@ struct Simulation<'s> {
     index: ProbeIndex,
     /// The truth of each probe, updated by every directory change.
     truths: Vec<bool>,
+    /// For each workload, the workload, app and service names of its request rows.
+    request_names: Vec<[Rc<str>; 3]>,
     /// Pairs to re-evaluate at the end of the instant, by pair number, and a flag per pair.
     dirty: Vec<usize>,
     is_dirty: Vec<bool>,
@@ -220,6 +223,17 @@ impl<'s> Simulation<'s> {
             observation,
             index,
             truths: Vec::new(),
+            request_names: scenario
+                .workloads
+                .iter()
+                .map(|w| {
+                    [
+                        Rc::from(w.name.as_str()),
+                        Rc::from(scenario.apps[w.target.app].name.as_str()),
+                        Rc::from(scenario.services[w.target.service].name.as_str()),
+                    ]
+                })
+                .collect(),
             dirty: Vec::new(),
             is_dirty: vec![false; pairs],
             state,
@@ -951,13 +965,13 @@ impl<'s> Simulation<'s> {
     }
 
     fn request_row(&self, t: SimTime, workload: usize, outcome: &RequestOutcome) -> RequestRow {
-        let w = &self.scenario.workloads[workload];
+        let [name, app, service] = &self.request_names[workload];
         RequestRow {
             t,
             workload_index: workload,
-            workload: w.name.clone(),
-            app: self.scenario.apps[w.target.app].name.clone(),
-            service: self.scenario.services[w.target.service].name.clone(),
+            workload: name.clone(),
+            app: app.clone(),
+            service: service.clone(),
             instance: outcome.instance,
             token: outcome.token.id,
             token_issued: outcome.token.issued,
