@@ -268,12 +268,24 @@ impl<'a> Evaluator<'a> {
         truth: bool,
         permitted: &[bool],
     ) -> (bool, Layers) {
-        let path = self.path(target);
+        self.effective_on(&self.path(target), target, instance, truth, permitted)
+    }
+
+    /// Returns what [`Evaluator::effective`] returns, given the target's path. The path does not
+    /// depend on the instance, so the instances of one probe can share it.
+    pub fn effective_on(
+        &self,
+        path: &Path,
+        target: &Target,
+        instance: usize,
+        truth: bool,
+        permitted: &[bool],
+    ) -> (bool, Layers) {
         let mut selections = Vec::new();
         let (allowed, _) = self.decide(
             target,
             instance,
-            &path,
+            path,
             Layers::NONE,
             permitted,
             &mut selections,
@@ -281,7 +293,7 @@ impl<'a> Evaluator<'a> {
         if allowed == truth {
             return (allowed, Layers::NONE);
         }
-        let cause = self.cause(target, instance, &path, truth, permitted, &mut selections);
+        let cause = self.cause(target, instance, path, truth, permitted, &mut selections);
         (allowed, cause)
     }
 

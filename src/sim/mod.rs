@@ -14,7 +14,7 @@ use crate::engine::rng::fnv1a64;
 use crate::engine::{EventClass, EventQueue, Popped, RandomStream};
 use crate::error::Error;
 use crate::model::{self, Directory, Token, TokenId};
-use crate::observe::effective::decision_label;
+use crate::observe::effective::{Path, decision_label};
 use crate::observe::tracker::Transition;
 use crate::observe::{ChangeRecord, Evaluator, Tracker, Window};
 use crate::scenario::{
@@ -340,6 +340,8 @@ impl<'s> Simulation<'s> {
             state: &self.state,
             t,
         };
+        // Dirty pairs of one probe are adjacent, and they share the probe's path.
+        let mut path: Option<(usize, Path)> = None;
         for &pair in &dirty {
             self.is_dirty[pair] = false;
             let p = self.index.pair_probe[pair];
@@ -347,7 +349,12 @@ impl<'s> Simulation<'s> {
             let probe = &self.scenario.probes[p];
             let truth = self.truths[p];
             let permitted = &self.index.permitted[p];
-            let (effective, cause) = evaluator.effective(&probe.target, i, truth, permitted);
+            if path.as_ref().is_none_or(|(q, _)| *q != p) {
+                path = Some((p, evaluator.path(&probe.target)));
+            }
+            let (_, probe_path) = path.as_ref().expect("set above");
+            let (effective, cause) =
+                evaluator.effective_on(probe_path, &probe.target, i, truth, permitted);
             if effective != truth && cause.is_empty() {
                 return Err(Error::Internal(format!(
                     "no layer explains the stale decision of probe `{}` on instance {i} at {t}",
