@@ -1,9 +1,14 @@
 //! The simulation: the event loop that replays a scenario over the model and feeds the observer.
 //!
 //! Each instant runs in three phases: pop and apply every event of the instant in queue order
-//! (directory changes, timer expiries, restarts, requests), then observe every (probe, instance)
-//! pair, then hand the transitions to the sink. Outputs are streamed through a [`Sink`], so memory
+//! (directory changes, timer expiries, restarts, requests), then observe the (probe, instance)
+//! pairs, then hand the transitions to the sink. Outputs are streamed through a [`Sink`], so memory
 //! does not grow with the horizon except for windows and change records.
+//!
+//! Observation is incremental: every change of state marks the pairs that read it (the `dirty_*`
+//! methods), and only marked pairs are evaluated. A pair that no event touched keeps its decision
+//! and cause, because every instant at which a cached entry stops being usable is a timer event
+//! that marks its readers. [`Observation::Full`] evaluates every pair instead, as a reference.
 
 pub mod state;
 
@@ -82,13 +87,13 @@ pub trait Sink {
     fn request(&mut self, row: &RequestRow) -> Result<(), Error>;
     fn transition(&mut self, row: &Transition) -> Result<(), Error>;
 
-    /// Whether [`Sink::event`] keeps anything. When it does not, the simulation skips
+    /// Returns whether [`Sink::event`] keeps anything. When it does not, the simulation skips
     /// formatting event rows.
     fn wants_events(&self) -> bool {
         true
     }
 
-    /// Whether [`Sink::request`] keeps anything. When it does not, the simulation skips
+    /// Returns whether [`Sink::request`] keeps anything. When it does not, the simulation skips
     /// building request rows.
     fn wants_requests(&self) -> bool {
         true
@@ -150,7 +155,7 @@ struct PendingWrite {
     add: bool,
 }
 
-/// How the simulation observes pairs after each instant.
+/// The choice of pairs the simulation evaluates after each instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Observation {
     /// Re-evaluate only the pairs whose inputs an event of the instant changed.
@@ -318,7 +323,7 @@ impl<'s> Simulation<'s> {
                 self.processed += 1;
             }
 
-            // Observe every pair once the instant is settled.
+            // Observe the pairs this instant marked, once it is settled.
             self.observe(now, sink)?;
         }
         if !observed_start {
@@ -572,7 +577,7 @@ impl<'s> Simulation<'s> {
                 changed.push(p);
             }
         }
-        // A change of groups reaches fresh tokens of the principals below the member; a change
+        // A change of groups reaches the fresh tokens of the principals below the member. A change
         // of assignments or grants reaches every caller that may present the subject as a group.
         match &kind {
             EventKind::AddMember { .. } | EventKind::RemoveMember { .. } => {
