@@ -609,7 +609,7 @@ impl<'s> Simulation<'s> {
             EventKind::RestartInstance { service, instance } => {
                 let instance = instance as usize;
                 let entries = &mut self.state.services[service].instances[instance];
-                let principals: Vec<PrincipalId> = entries.keys().copied().collect();
+                let principals: Vec<PrincipalId> = entries.principals().collect();
                 entries.clear();
                 for principal in principals {
                     self.queue
@@ -956,7 +956,9 @@ impl<'s> Simulation<'s> {
                         self.queue.cancel(&key);
                     }
                 }
-                let entry = &self.state.services[target.service].instances[instance][&principal];
+                let entry = self.state.services[target.service].instances[instance]
+                    .get(&principal)
+                    .expect("the entry was used or just loaded");
                 // The workload's probe has the same target, so its roles permit the action.
                 let permitted = &self.index.permitted[self.index.workload_probe[workload]];
                 let allowed =

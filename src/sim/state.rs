@@ -50,6 +50,41 @@ pub struct RbacEntry {
     pub assignments: Vec<Assignment>,
 }
 
+/// One instance's RBAC cache: an entry per caller, indexed by principal.
+#[derive(Debug, Clone)]
+pub struct RbacCache {
+    entries: Vec<Option<RbacEntry>>,
+}
+
+impl RbacCache {
+    pub fn new(principals: usize) -> RbacCache {
+        RbacCache {
+            entries: vec![None; principals],
+        }
+    }
+
+    pub fn get(&self, principal: &PrincipalId) -> Option<&RbacEntry> {
+        self.entries[*principal].as_ref()
+    }
+
+    pub fn insert(&mut self, principal: PrincipalId, entry: RbacEntry) {
+        self.entries[principal] = Some(entry);
+    }
+
+    /// Returns the principals that have an entry, in index order.
+    pub fn principals(&self) -> impl Iterator<Item = PrincipalId> + '_ {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.is_some())
+            .map(|(p, _)| p)
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.fill(None);
+    }
+}
+
 /// The state of one service: its replicated store and each instance's RBAC cache.
 pub struct ServiceState {
     /// Role assignments as this service's store sees them.
@@ -57,7 +92,7 @@ pub struct ServiceState {
     /// For each assignment, the sequence number of the last write applied, so that writes that
     /// arrive out of order (random delays) leave the latest one in force.
     pub applied: BTreeMap<Assignment, u64>,
-    pub instances: Vec<BTreeMap<PrincipalId, RbacEntry>>,
+    pub instances: Vec<RbacCache>,
     pub next_round_robin: u32,
     pub routing_stream: RandomStream,
     pub replication_stream: RandomStream,
@@ -89,7 +124,10 @@ impl State {
                         scenario.groups.len(),
                     ),
                     applied: BTreeMap::new(),
-                    instances: vec![BTreeMap::new(); s.instances as usize],
+                    instances: vec![
+                        RbacCache::new(scenario.principals.len());
+                        s.instances as usize
+                    ],
                     next_round_robin: 0,
                     routing_stream: RandomStream::new(seed, &format!("routing/{}", s.name)),
                     replication_stream: RandomStream::new(seed, &format!("replication/{}", s.name)),
