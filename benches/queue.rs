@@ -4,7 +4,7 @@
 //! at now + Exp(mean 1 s), rounded to the millisecond, so the queue stays at `pending` entries.
 //! W2 (hold with refresh): as W1, and each popped event of chain `k` also re-arms chain `k`'s
 //! expiry timer to now + 10 s. Re-arming a pending timer cancels its previous instant, so the
-//! queue holds `pending` events and `pending` timers. An expiry that fires is counted and not
+//! queue contains `pending` events and `pending` timers. An expiry that fires is counted and not
 //! re-armed.
 //!
 //! Run: `cargo bench --bench queue` prints the median, min and max rate of 5 runs of each case,
