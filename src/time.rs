@@ -77,23 +77,44 @@ impl fmt::Display for SimTime {
 /// Formats milliseconds as hours, minutes, seconds and milliseconds, omitting zero parts:
 /// `0s`, `250ms`, `12m30s`, `48h10m`. Days are written as hours, as token lifetimes are.
 pub fn format_duration(ms: u64) -> String {
+    let mut out = Vec::with_capacity(16);
+    push_duration(&mut out, ms);
+    String::from_utf8(out).expect("digits and unit letters are ASCII")
+}
+
+/// Appends the form of [`format_duration`] to `out`, without allocating when `out` has room.
+pub fn push_duration(out: &mut Vec<u8>, ms: u64) {
     if ms == 0 {
-        return "0s".to_string();
+        out.extend_from_slice(b"0s");
+        return;
     }
-    let parts = [
-        (ms / 3_600_000, "h"),
-        (ms / 60_000 % 60, "m"),
-        (ms / 1_000 % 60, "s"),
-        (ms % 1_000, "ms"),
+    let parts: [(u64, &[u8]); 4] = [
+        (ms / 3_600_000, b"h"),
+        (ms / 60_000 % 60, b"m"),
+        (ms / 1_000 % 60, b"s"),
+        (ms % 1_000, b"ms"),
     ];
-    let mut out = String::new();
     for (value, unit) in parts {
         if value > 0 {
-            out.push_str(&value.to_string());
-            out.push_str(unit);
+            push_decimal(out, value);
+            out.extend_from_slice(unit);
         }
     }
-    out
+}
+
+/// Appends the decimal digits of `value` to `out`.
+pub fn push_decimal(out: &mut Vec<u8>, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
 }
 
 /// An invalid duration string, with the reason.

@@ -54,7 +54,14 @@ pub fn exec(args: RegenArgs) -> Result<u8, Error> {
     }
     for s in &scenarios {
         let out = args.results.join(&s.name);
-        let result = output::run_to_dir_with(s, &out, true)?;
+        let result = output::run_to_dir_with(
+            s,
+            &out,
+            output::OutputOptions {
+                report: true,
+                ..output::OutputOptions::default()
+            },
+        )?;
         eprintln!(
             "{:<28} {:>3} window(s) {:>7} requests  -> {}",
             s.name,

@@ -22,6 +22,10 @@ pub struct RunArgs {
     /// Also write `report.md` and one SVG timeline per probe into the output folder.
     #[arg(long)]
     report: bool,
+    /// Do not write this output file: `requests.csv` (one row per request) or `events.csv` (one
+    /// row per processed event). Repeatable. On long runs these are the largest files.
+    #[arg(long, value_name = "FILE", value_parser = ["requests.csv", "events.csv"])]
+    skip: Vec<String>,
 }
 
 pub fn exec(args: RunArgs) -> Result<u8, Error> {
@@ -33,7 +37,17 @@ pub fn exec(args: RunArgs) -> Result<u8, Error> {
     if !args.quiet {
         eprint!("{}", banner::banner(&scenario));
     }
-    let result = output::run_to_dir_with(&scenario, &out, args.report)?;
+    if args.report && !args.skip.is_empty() {
+        return Err(Error::Usage(
+            "--report needs every CSV file; drop --skip or write the report later with `staleauth report`, which also needs them".into(),
+        ));
+    }
+    let options = output::OutputOptions {
+        events: !args.skip.iter().any(|f| f == "events.csv"),
+        requests: !args.skip.iter().any(|f| f == "requests.csv"),
+        report: args.report,
+    };
+    let result = output::run_to_dir_with(&scenario, &out, options)?;
     if args.quiet {
         eprintln!("{}", out.display());
     } else {

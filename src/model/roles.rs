@@ -52,8 +52,8 @@ impl RoleDefinition {
 
 /// Matches an Azure permission pattern with `*` wildcards against an operation, ignoring case.
 pub fn pattern_matches(pattern: &str, operation: &str) -> bool {
-    let p: Vec<u8> = pattern.bytes().map(|b| b.to_ascii_lowercase()).collect();
-    let s: Vec<u8> = operation.bytes().map(|b| b.to_ascii_lowercase()).collect();
+    let p = pattern.as_bytes();
+    let s = operation.as_bytes();
     // Iterative wildcard matching with one backtrack point, linear in practice.
     let (mut pi, mut si) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
@@ -61,7 +61,7 @@ pub fn pattern_matches(pattern: &str, operation: &str) -> bool {
         if pi < p.len() && p[pi] == b'*' {
             star = Some((pi, si));
             pi += 1;
-        } else if pi < p.len() && p[pi] == s[si] {
+        } else if pi < p.len() && p[pi].eq_ignore_ascii_case(&s[si]) {
             pi += 1;
             si += 1;
         } else if let Some((star_pi, star_si)) = star {

@@ -20,7 +20,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use crate::model::{self, Token, TokenId};
-use crate::scenario::{Authorization, ClientCache, Scenario, Target};
+use crate::scenario::{Assignment, Authorization, ClientCache, Scenario, Target};
 use crate::sim::state::State;
 use crate::time::SimTime;
 
@@ -105,6 +105,14 @@ pub struct Evaluator<'a> {
     pub scenario: &'a Scenario,
     pub state: &'a State,
     pub t: SimTime,
+}
+
+/// The assignments a token selects, read once per token while the causes are searched.
+struct Selection<'s> {
+    /// From the service's store, as visible now.
+    visible: Vec<&'s Assignment>,
+    /// From the directory.
+    current: Vec<&'s Assignment>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -196,38 +204,62 @@ impl<'a> Evaluator<'a> {
 
     /// Returns the decision for `target` on `instance` with the layers in `refresh` refreshed,
     /// and whether the instance's RBAC layer and the store are stale for this token.
-    pub fn decide(
+    ///
+    /// `permitted` marks the roles that permit the target's action (see
+    /// [`model::permitting_roles`]). `selections` keeps the assignments each presented token
+    /// selects, so that the search over causes reads the store once per token.
+    fn decide(
         &self,
         target: &Target,
         instance: usize,
         path: &Path,
         refresh: Layers,
+        permitted: &[bool],
+        selections: &mut Vec<(TokenId, Selection<'a>)>,
     ) -> (bool, Layers) {
         let token = self.presented(path, refresh);
         let service = &self.scenario.services[target.service];
         let directory = &self.state.directory;
         let groups = match &token.groups {
-            Some(g) => g.clone(),
+            Some(g) => g,
             // Overage: the service resolves membership from the directory itself.
             None => directory.groups_of(token.subject),
         };
         if service.authorization == Authorization::Claims {
             let allowed =
-                model::claims_permit(&service.rules, &groups, &token.roles, &target.action);
+                model::claims_permit(&service.rules, groups, &token.roles, &target.action);
             return (allowed, Layers::NONE);
         }
 
         let state = &self.state.services[target.service];
-        let visible = model::load_assignments(&state.store, token.subject, &groups);
-        let current = model::load_assignments(directory.assignments(), token.subject, &groups);
+        // Tokens on one path have distinct ids (the fresh one is unissued), so the id names the
+        // token within this evaluation.
+        let selection = match selections.iter().position(|(id, _)| *id == token.id) {
+            Some(k) => &selections[k].1,
+            None => {
+                selections.push((
+                    token.id,
+                    Selection {
+                        visible: model::select_assignments(&state.store, token.subject, groups),
+                        current: model::select_assignments(
+                            directory.assignments(),
+                            token.subject,
+                            groups,
+                        ),
+                    },
+                ));
+                &selections.last().expect("just pushed").1
+            }
+        };
+        let (visible, current) = (&selection.visible, &selection.current);
         let mut stale = Layers::NONE;
         if visible != current {
             stale = stale.union(Layers::REPLICATION);
         }
         let store_view = if refresh.contains(Layers::REPLICATION) {
-            &current
+            current
         } else {
-            &visible
+            visible
         };
         let entry = state.instances[instance].get(&token.subject).filter(|e| {
             e.usable(
@@ -237,36 +269,64 @@ impl<'a> Evaluator<'a> {
                 token.id,
             )
         });
-        let cached = entry.map(|e| model::load_assignments(&e.assignments, token.subject, &groups));
-        let loaded = match &cached {
-            Some(view) if *view != visible => {
+        // The entry's store version, filtered for this token, when it differs from the visible
+        // store's; an entry that shares the store's version is current by construction.
+        let cached = entry
+            .filter(|e| !Rc::ptr_eq(&e.assignments, &state.store))
+            .map(|e| model::select_assignments(&e.assignments, token.subject, groups))
+            .filter(|view| view != visible);
+        let allowed = match cached {
+            Some(view) => {
                 stale = stale.union(Layers::INSTANCE);
                 if refresh.contains(Layers::INSTANCE) {
-                    store_view
+                    model::rbac_permits_with(permitted, store_view.iter().copied(), &target.scope)
                 } else {
-                    view
+                    model::rbac_permits_with(permitted, view, &target.scope)
                 }
             }
-            _ => store_view,
+            _ => model::rbac_permits_with(permitted, store_view.iter().copied(), &target.scope),
         };
-        let allowed = model::rbac_permits(
-            self.scenario,
-            service,
-            loaded,
-            &target.action,
-            &target.scope,
-        );
         (allowed, stale)
     }
 
     /// Returns the effective decision, and when it differs from `truth`, its cause.
-    pub fn effective(&self, target: &Target, instance: usize, truth: bool) -> (bool, Layers) {
-        let path = self.path(target);
-        let (allowed, _) = self.decide(target, instance, &path, Layers::NONE);
+    ///
+    /// `permitted` marks the roles that permit the target's action on its service, as
+    /// [`model::permitting_roles`] computes it.
+    pub fn effective(
+        &self,
+        target: &Target,
+        instance: usize,
+        truth: bool,
+        permitted: &[bool],
+    ) -> (bool, Layers) {
+        self.effective_on(&self.path(target), target, instance, truth, permitted)
+    }
+
+    /// Returns what [`Evaluator::effective`] returns, given the target's path. The path does not
+    /// depend on the instance, so the instances of one probe can share it.
+    pub fn effective_on(
+        &self,
+        path: &Path,
+        target: &Target,
+        instance: usize,
+        truth: bool,
+        permitted: &[bool],
+    ) -> (bool, Layers) {
+        let mut selections = Vec::new();
+        let (allowed, _) = self.decide(
+            target,
+            instance,
+            path,
+            Layers::NONE,
+            permitted,
+            &mut selections,
+        );
         if allowed == truth {
             return (allowed, Layers::NONE);
         }
-        (allowed, self.cause(target, instance, &path, truth))
+        let cause = self.cause(target, instance, path, truth, permitted, &mut selections);
+        (allowed, cause)
     }
 
     /// Returns the union of the minimal sets of layers whose refresh gives `truth`.
@@ -274,7 +334,15 @@ impl<'a> Evaluator<'a> {
     /// Every layer is a candidate, not only those stale on the current path: a new token can make
     /// an instance entry stale that was current for the old one (with reload on a new token off).
     /// Refreshing a layer that is not stale changes nothing, so it never enters a minimal set.
-    fn cause(&self, target: &Target, instance: usize, path: &Path, truth: bool) -> Layers {
+    fn cause(
+        &self,
+        target: &Target,
+        instance: usize,
+        path: &Path,
+        truth: bool,
+        permitted: &[bool],
+        selections: &mut Vec<(TokenId, Selection<'a>)>,
+    ) -> Layers {
         let mut subsets: Vec<Layers> = (1u8..16).map(Layers).collect();
         subsets.sort_by_key(|s| (s.0.count_ones(), s.0));
         let mut minimal: Vec<Layers> = Vec::new();
@@ -282,7 +350,7 @@ impl<'a> Evaluator<'a> {
             if minimal.iter().any(|m| s.contains(*m)) {
                 continue;
             }
-            let (allowed, _) = self.decide(target, instance, path, s);
+            let (allowed, _) = self.decide(target, instance, path, s, permitted, selections);
             if allowed == truth {
                 minimal.push(s);
             }

@@ -77,7 +77,9 @@ pub fn explain(scenario: &Scenario, q: &Question) -> Result<String, Error> {
         &target.action,
         &target.scope,
     );
-    let (effective, cause) = evaluator.effective(target, q.instance, truth);
+    let permitted =
+        model::permitting_roles(scenario, &scenario.services[target.service], &target.action);
+    let (effective, cause) = evaluator.effective(target, q.instance, truth, &permitted);
 
     let mut out = String::new();
     let _ = writeln!(
@@ -272,7 +274,7 @@ fn groups_of(state: &State, token: &Token) -> std::collections::BTreeSet<usize> 
     token
         .groups
         .clone()
-        .unwrap_or_else(|| state.directory.groups_of(token.subject))
+        .unwrap_or_else(|| state.directory.groups_of(token.subject).clone())
 }
 
 fn store_line(
@@ -338,7 +340,7 @@ fn truth_section(
     match service.authorization {
         Authorization::Rbac => {
             let granting: Vec<_> =
-                model::load_assignments(state.directory.assignments(), principal, &groups)
+                model::load_assignments(state.directory.assignments(), principal, groups)
                     .into_iter()
                     .filter(|a| {
                         model::rbac_permits(scenario, service, [a], &target.action, &target.scope)
@@ -358,10 +360,8 @@ fn truth_section(
             }
         }
         Authorization::Claims => {
-            let roles = state
-                .directory
-                .app_roles(principal, &groups, target.service);
-            let reasons = matching_rules(scenario, target, &groups, &roles);
+            let roles = state.directory.app_roles(principal, groups, target.service);
+            let reasons = matching_rules(scenario, target, groups, &roles);
             if truth {
                 let _ = writeln!(
                     out,

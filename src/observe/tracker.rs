@@ -6,8 +6,6 @@
 //! cache entry expiring or falling due, a write becoming visible) is a timer in the queue, so
 //! windows open and close exactly on event instants.
 
-use std::collections::BTreeMap;
-
 use super::Layers;
 use crate::time::SimTime;
 
@@ -90,23 +88,36 @@ struct PairState {
     cause: Layers,
 }
 
+/// Per-pair state is kept in vectors indexed by pair number, `first_pair[probe] + instance`,
+/// which is also (probe, instance) order.
 #[derive(Default)]
 pub struct Tracker {
     instances_per_probe: Vec<usize>,
-    last: BTreeMap<(usize, usize), PairState>,
-    open: BTreeMap<(usize, usize), Window>,
+    first_pair: Vec<usize>,
+    last: Vec<Option<PairState>>,
+    open: Vec<Option<Window>>,
     closed: Vec<Window>,
     last_truth_change: Vec<Option<usize>>,
     changes: Vec<ChangeRecord>,
     /// Changes waiting for each pair to become consistent.
-    waiting: BTreeMap<(usize, usize), Vec<usize>>,
+    waiting: Vec<Vec<usize>>,
 }
 
 impl Tracker {
     pub fn new(instances_per_probe: Vec<usize>) -> Tracker {
         let probes = instances_per_probe.len();
+        let mut first_pair = Vec::with_capacity(probes);
+        let mut pairs = 0;
+        for &n in &instances_per_probe {
+            first_pair.push(pairs);
+            pairs += n;
+        }
         Tracker {
             instances_per_probe,
+            first_pair,
+            last: vec![None; pairs],
+            open: vec![None; pairs],
+            waiting: vec![Vec::new(); pairs],
             last_truth_change: vec![None; probes],
             ..Tracker::default()
         }
@@ -126,8 +137,8 @@ impl Tracker {
         for &p in changed_probes {
             self.last_truth_change[p] = Some(id);
             for i in 0..self.instances_per_probe[p] {
-                let waiting = self.waiting.entry((p, i)).or_default();
-                for earlier in std::mem::take(waiting) {
+                let key = self.first_pair[p] + i;
+                for earlier in std::mem::take(&mut self.waiting[key]) {
                     let c = &mut self.changes[earlier];
                     c.superseded += 1;
                     c.pending -= 1;
@@ -135,7 +146,7 @@ impl Tracker {
                         c.all_consistent = c.last_consistent;
                     }
                 }
-                waiting.push(id);
+                self.waiting[key].push(id);
                 affected += 1;
             }
         }
@@ -164,7 +175,7 @@ impl Tracker {
         effective: bool,
         cause: Layers,
     ) -> Option<Transition> {
-        let key = (probe, instance);
+        let key = self.first_pair[probe] + instance;
         let now = PairState {
             truth,
             effective,
@@ -177,14 +188,17 @@ impl Tracker {
         };
 
         // Windows: close one whose kind no longer holds, open one for a new kind, note causes.
-        if self.open.get(&key).is_some_and(|w| Some(w.kind) != kind) {
-            let mut w = self.open.remove(&key).expect("present");
+        if self.open[key]
+            .as_ref()
+            .is_some_and(|w| Some(w.kind) != kind)
+        {
+            let mut w = self.open[key].take().expect("present");
             w.end = t;
             self.closed.push(w);
         }
         if let Some(kind) = kind {
             let change = self.last_truth_change[probe];
-            let w = self.open.entry(key).or_insert_with(|| Window {
+            let w = self.open[key].get_or_insert_with(|| Window {
                 probe,
                 instance,
                 kind,
@@ -202,10 +216,10 @@ impl Tracker {
         }
 
         // Timeline: report a transition when truth, effective or cause moved.
-        if self.last.get(&key) == Some(&now) {
+        if self.last[key] == Some(now) {
             return None;
         }
-        self.last.insert(key, now);
+        self.last[key] = Some(now);
         Some(Transition {
             t,
             probe,
@@ -216,11 +230,11 @@ impl Tracker {
         })
     }
 
-    fn converge(&mut self, key: (usize, usize), t: SimTime) {
-        let Some(waiting) = self.waiting.remove(&key) else {
+    fn converge(&mut self, key: usize, t: SimTime) {
+        if self.waiting[key].is_empty() {
             return;
-        };
-        for id in waiting {
+        }
+        for id in std::mem::take(&mut self.waiting[key]) {
             let c = &mut self.changes[id];
             c.first_consistent.get_or_insert(t);
             c.last_consistent = Some(t);
@@ -234,7 +248,7 @@ impl Tracker {
     /// Closes every open window at the horizon, marking it censored, and returns the windows
     /// sorted by (start, probe, instance) and the change records.
     pub fn finish(mut self, horizon: SimTime) -> (Vec<Window>, Vec<ChangeRecord>) {
-        for (_, mut w) in std::mem::take(&mut self.open) {
+        for mut w in std::mem::take(&mut self.open).into_iter().flatten() {
             w.end = horizon;
             w.censored = true;
             self.closed.push(w);

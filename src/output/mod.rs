@@ -9,16 +9,17 @@
 pub mod banner;
 
 use std::fs::{self, File};
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
+use crate::model::TokenId;
 use crate::observe::effective::decision_label;
 use crate::observe::tracker::Transition;
 use crate::observe::{ChangeRecord, Window};
 use crate::scenario::Scenario;
 use crate::sim::{self, EventRow, RequestRow, RunResult, Sink};
-use crate::time::{SimTime, format_duration};
+use crate::time::{SimTime, format_duration, push_decimal, push_duration};
 
 /// The files a run writes, in the order the README documents them.
 pub const FILES: [&str; 5] = [
@@ -73,45 +74,156 @@ fn ms(t: SimTime) -> String {
     t.ms().to_string()
 }
 
+/// The choice of files a run writes. The streamed `events.csv` and `requests.csv` are on by
+/// default: on long runs they are the largest files, one row per event and per request, and
+/// writing them takes most of the time. The report is off by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputOptions {
+    pub events: bool,
+    pub requests: bool,
+    /// Also write `report.md` and the SVG figures, which need every CSV file.
+    pub report: bool,
+}
+
+impl Default for OutputOptions {
+    fn default() -> Self {
+        OutputOptions {
+            events: true,
+            requests: true,
+            report: false,
+        }
+    }
+}
+
 /// Streams events, requests and timeline transitions into CSV files.
 pub struct CsvSink<'s> {
     scenario: &'s Scenario,
     dir: PathBuf,
-    events: CsvFile,
-    requests: CsvFile,
+    events: Option<CsvFile>,
+    requests: Option<RequestsFile>,
     timeline: CsvFile,
 }
 
+/// `requests.csv`, written without the `csv` crate's per-field quoting analysis: one row per
+/// request makes it the largest file. Only the names can need quoting, and they are quoted once,
+/// per workload, when the file is created.
+struct RequestsFile {
+    out: BufWriter<File>,
+    /// For each workload, its `workload,app,service` fields, quoted as the `csv` crate quotes them.
+    names: Vec<Vec<u8>>,
+    row: Vec<u8>,
+}
+
+impl RequestsFile {
+    const HEADER: &'static [u8] = b"t_ms,t,workload,app,service,instance,token,token_issued_ms,\
+token_expires_ms,token_source,rbac_source,decision,truth,stale\n";
+
+    fn create(scenario: &Scenario, dir: &Path) -> Result<RequestsFile, Error> {
+        let path = dir.join("requests.csv");
+        let file = File::create(&path)
+            .map_err(|e| Error::io(format!("failed to create `{}`", path.display()), e))?;
+        let mut out = BufWriter::new(file);
+        out.write_all(Self::HEADER)
+            .map_err(|e| Error::io(format!("failed to write `{}`", path.display()), e))?;
+        let mut names = Vec::new();
+        for w in &scenario.workloads {
+            let mut encoder = csv::Writer::from_writer(Vec::new());
+            let fields = [
+                w.name.as_str(),
+                scenario.apps[w.target.app].name.as_str(),
+                scenario.services[w.target.service].name.as_str(),
+            ];
+            encoder
+                .write_record(fields)
+                .map_err(|e| csv_error(&path, e))?;
+            let mut encoded = encoder
+                .into_inner()
+                .map_err(|e| csv_error(&path, e.into_error().into()))?;
+            encoded.pop(); // the record terminator, `\n`
+            names.push(encoded);
+        }
+        Ok(RequestsFile {
+            out,
+            names,
+            row: Vec::with_capacity(256),
+        })
+    }
+
+    fn write(&mut self, r: &RequestRow) -> std::io::Result<()> {
+        let row = &mut self.row;
+        row.clear();
+        push_decimal(row, r.t.ms());
+        row.push(b',');
+        push_duration(row, r.t.ms());
+        row.push(b',');
+        row.extend_from_slice(&self.names[r.workload_index]);
+        row.push(b',');
+        push_decimal(row, r.instance as u64);
+        row.push(b',');
+        if r.token == TokenId::UNISSUED {
+            row.extend_from_slice(b"new");
+        } else {
+            row.push(b'T');
+            push_decimal(row, r.token.0);
+        }
+        row.push(b',');
+        push_decimal(row, r.token_issued.ms());
+        row.push(b',');
+        push_decimal(row, r.token_expires.ms());
+        for field in [
+            r.token_source.as_str(),
+            r.rbac_source,
+            decision_label(r.allowed),
+            decision_label(r.truth),
+            if r.allowed != r.truth {
+                "true"
+            } else {
+                "false"
+            },
+        ] {
+            row.push(b',');
+            row.extend_from_slice(field.as_bytes());
+        }
+        row.push(b'\n');
+        self.out.write_all(row)
+    }
+
+    fn finish(self, dir: &Path) -> Result<(), Error> {
+        let path = dir.join("requests.csv");
+        let failed = |e| Error::io(format!("failed to write `{}`", path.display()), e);
+        self.out
+            .into_inner()
+            .map_err(|e| failed(e.into_error()))?
+            .sync_all()
+            .map_err(failed)
+    }
+}
+
 impl<'s> CsvSink<'s> {
-    pub fn create(scenario: &'s Scenario, dir: &Path) -> Result<CsvSink<'s>, Error> {
+    pub fn create(
+        scenario: &'s Scenario,
+        dir: &Path,
+        options: OutputOptions,
+    ) -> Result<CsvSink<'s>, Error> {
+        let events = options
+            .events
+            .then(|| {
+                create(
+                    dir,
+                    "events.csv",
+                    &["seq", "t_ms", "t", "class", "kind", "detail"],
+                )
+            })
+            .transpose()?;
+        let requests = options
+            .requests
+            .then(|| RequestsFile::create(scenario, dir))
+            .transpose()?;
         Ok(CsvSink {
             scenario,
             dir: dir.to_path_buf(),
-            events: create(
-                dir,
-                "events.csv",
-                &["seq", "t_ms", "t", "class", "kind", "detail"],
-            )?,
-            requests: create(
-                dir,
-                "requests.csv",
-                &[
-                    "t_ms",
-                    "t",
-                    "workload",
-                    "app",
-                    "service",
-                    "instance",
-                    "token",
-                    "token_issued_ms",
-                    "token_expires_ms",
-                    "token_source",
-                    "rbac_source",
-                    "decision",
-                    "truth",
-                    "stale",
-                ],
-            )?,
+            events,
+            requests,
             timeline: create(
                 dir,
                 "timeline.csv",
@@ -130,14 +242,29 @@ impl<'s> CsvSink<'s> {
     }
 
     pub fn finish(self) -> Result<(), Error> {
-        finish(self.events, &self.dir, "events.csv")?;
-        finish(self.requests, &self.dir, "requests.csv")?;
+        if let Some(events) = self.events {
+            finish(events, &self.dir, "events.csv")?;
+        }
+        if let Some(requests) = self.requests {
+            requests.finish(&self.dir)?;
+        }
         finish(self.timeline, &self.dir, "timeline.csv")
     }
 }
 
 impl Sink for CsvSink<'_> {
+    fn wants_events(&self) -> bool {
+        self.events.is_some()
+    }
+
+    fn wants_requests(&self) -> bool {
+        self.requests.is_some()
+    }
+
     fn event(&mut self, row: &EventRow) -> Result<(), Error> {
+        let Some(events) = &mut self.events else {
+            return Ok(());
+        };
         let record = [
             row.seq.to_string(),
             ms(row.t),
@@ -146,31 +273,24 @@ impl Sink for CsvSink<'_> {
             row.kind.to_string(),
             row.detail.clone(),
         ];
-        self.events
+        events
             .write_record(&record)
             .map_err(|e| csv_error(&self.dir.join("events.csv"), e))
     }
 
     fn request(&mut self, row: &RequestRow) -> Result<(), Error> {
-        let record = [
-            ms(row.t),
-            row.t.to_string(),
-            row.workload.clone(),
-            row.app.clone(),
-            row.service.clone(),
-            row.instance.to_string(),
-            row.token.label(),
-            ms(row.token_issued),
-            ms(row.token_expires),
-            row.token_source.as_str().to_string(),
-            row.rbac_source.to_string(),
-            decision_label(row.allowed).to_string(),
-            decision_label(row.truth).to_string(),
-            (row.allowed != row.truth).to_string(),
-        ];
-        self.requests
-            .write_record(&record)
-            .map_err(|e| csv_error(&self.dir.join("requests.csv"), e))
+        let Some(requests) = &mut self.requests else {
+            return Ok(());
+        };
+        requests.write(row).map_err(|e| {
+            Error::io(
+                format!(
+                    "failed to write `{}`",
+                    self.dir.join("requests.csv").display()
+                ),
+                e,
+            )
+        })
     }
 
     fn transition(&mut self, row: &Transition) -> Result<(), Error> {
@@ -364,12 +484,17 @@ pub fn is_results_folder(dir: &Path) -> Result<bool, Error> {
 /// An existing `out` is replaced only when it holds nothing but files a run writes; anything else
 /// is an error, so a mistyped `--out` never deletes unrelated files.
 pub fn run_to_dir(scenario: &Scenario, out: &Path) -> Result<RunResult, Error> {
-    run_to_dir_with(scenario, out, false)
+    run_to_dir_with(scenario, out, OutputOptions::default())
 }
 
-/// Runs `scenario` like [`run_to_dir`], and with `report` also writes `report.md` and the SVG
-/// figures into the folder before it is moved into place.
-pub fn run_to_dir_with(scenario: &Scenario, out: &Path, report: bool) -> Result<RunResult, Error> {
+/// Runs `scenario` like [`run_to_dir`], writing the streamed files that `options` selects, and
+/// with `options.report` also `report.md` and the SVG figures, before the folder is moved into
+/// place.
+pub fn run_to_dir_with(
+    scenario: &Scenario,
+    out: &Path,
+    options: OutputOptions,
+) -> Result<RunResult, Error> {
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent)
             .map_err(|e| Error::io(format!("failed to create `{}`", parent.display()), e))?;
@@ -389,12 +514,12 @@ pub fn run_to_dir_with(scenario: &Scenario, out: &Path, report: bool) -> Result<
         .map_err(|e| Error::io(format!("failed to create `{}`", partial.display()), e))?;
 
     let outcome = (|| {
-        let mut sink = CsvSink::create(scenario, &partial)?;
+        let mut sink = CsvSink::create(scenario, &partial, options)?;
         let result = sim::simulate(scenario, &mut sink)?;
         sink.finish()?;
         write_windows(scenario, &partial, &result.windows)?;
         write_changes(&partial, &result.changes)?;
-        if report {
+        if options.report {
             crate::report::write_report(scenario, &partial)?;
         }
         Ok(result)

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use crate::engine::RandomStream;
-use crate::model::{Directory, Token, TokenId};
+use crate::model::{AssignmentSet, Directory, Token, TokenId};
 use crate::scenario::{Assignment, ClientCache, PrincipalId, ResourceId, Scenario, TokenLifetime};
 use crate::time::{SimDuration, SimTime};
 
@@ -55,7 +55,7 @@ pub struct RbacEntry {
     /// entry loaded from the same version. A decision keeps the assignments whose subject is the
     /// caller or one of the presented token's groups, so a known token with other groups gets its
     /// own answer from the same entry.
-    pub assignments: Rc<BTreeSet<Assignment>>,
+    pub assignments: Rc<AssignmentSet>,
 }
 
 impl RbacEntry {
@@ -72,15 +72,55 @@ impl RbacEntry {
     }
 }
 
+/// One instance's RBAC cache: an entry per caller, indexed by principal.
+#[derive(Debug, Clone)]
+pub struct RbacCache {
+    entries: Vec<Option<RbacEntry>>,
+}
+
+impl RbacCache {
+    pub fn new(principals: usize) -> RbacCache {
+        RbacCache {
+            entries: vec![None; principals],
+        }
+    }
+
+    pub fn get(&self, principal: &PrincipalId) -> Option<&RbacEntry> {
+        self.entries[*principal].as_ref()
+    }
+
+    pub fn insert(&mut self, principal: PrincipalId, entry: RbacEntry) {
+        self.entries[principal] = Some(entry);
+    }
+
+    /// Removes and returns the entry of `principal`.
+    pub fn take(&mut self, principal: PrincipalId) -> Option<RbacEntry> {
+        self.entries[principal].take()
+    }
+
+    /// Returns the principals that have an entry, in index order.
+    pub fn principals(&self) -> impl Iterator<Item = PrincipalId> + '_ {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.is_some())
+            .map(|(p, _)| p)
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.fill(None);
+    }
+}
+
 /// The state of one service: its replicated store and each instance's RBAC cache.
 pub struct ServiceState {
     /// Role assignments as this service's store sees them. A write copies the set only while an
     /// RBAC entry still holds the previous version.
-    pub store: Rc<BTreeSet<Assignment>>,
+    pub store: Rc<AssignmentSet>,
     /// For each assignment, the sequence number of the last write applied, so that writes that
     /// arrive out of order (random delays) leave the latest one in force.
     pub applied: BTreeMap<Assignment, u64>,
-    pub instances: Vec<BTreeMap<PrincipalId, RbacEntry>>,
+    pub instances: Vec<RbacCache>,
     pub next_round_robin: u32,
     pub routing_stream: RandomStream,
     pub replication_stream: RandomStream,
@@ -106,9 +146,16 @@ impl State {
                 .services
                 .iter()
                 .map(|s| ServiceState {
-                    store: Rc::new(scenario.assignments.clone()),
+                    store: Rc::new(AssignmentSet::new(
+                        &scenario.assignments,
+                        scenario.principals.len(),
+                        scenario.groups.len(),
+                    )),
                     applied: BTreeMap::new(),
-                    instances: vec![BTreeMap::new(); s.instances as usize],
+                    instances: vec![
+                        RbacCache::new(scenario.principals.len());
+                        s.instances as usize
+                    ],
                     next_round_robin: 0,
                     routing_stream: RandomStream::new(seed, &format!("routing/{}", s.name)),
                     replication_stream: RandomStream::new(seed, &format!("replication/{}", s.name)),

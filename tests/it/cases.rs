@@ -25,7 +25,7 @@ fn requests_of(scenario: &Scenario) -> Vec<RequestRow> {
 fn request_at<'a>(rows: &'a [RequestRow], workload: &str, t_ms: u64) -> &'a RequestRow {
     let found: Vec<&RequestRow> = rows
         .iter()
-        .filter(|r| r.workload == workload && r.t.ms() == t_ms)
+        .filter(|r| &*r.workload == workload && r.t.ms() == t_ms)
         .collect();
     assert_eq!(
         found.len(),
@@ -427,7 +427,7 @@ fn imds_early_fetch_hides_group() {
     // One early read only: the next arrival, at 0 h 20, is past its stop at 0 h 11.
     let early: Vec<&RequestRow> = requests
         .iter()
-        .filter(|r| r.workload == "rg1-read-early")
+        .filter(|r| &*r.workload == "rg1-read-early")
         .collect();
     assert_eq!(early.len(), 1);
     assert_eq!(early[0].t.ms(), hms(0, 10, 0));

@@ -281,3 +281,54 @@ fn absurd_workload_is_refused_before_running() {
     assert!(stderr.contains("--max-events N"), "{stderr}");
     assert!(!out.exists());
 }
+
+#[test]
+fn skip_leaves_out_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (full, skipped) = (dir.path().join("full"), dir.path().join("skipped"));
+    let run = |out: &std::path::Path, extra: &[&str]| {
+        staleauth()
+            .arg("run")
+            .arg(repo_path("scenarios/walkthrough-grant.toml"))
+            .arg("--out")
+            .arg(out)
+            .arg("--quiet")
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(run(&full, &[]).status.code(), Some(0));
+    let output = run(
+        &skipped,
+        &["--skip", "requests.csv", "--skip", "events.csv"],
+    );
+    assert_eq!(output.status.code(), Some(0));
+    assert!(!skipped.join("requests.csv").exists());
+    assert!(!skipped.join("events.csv").exists());
+    // The files that remain are the same as in a run that writes everything.
+    for file in ["windows.csv", "timeline.csv", "changes.csv"] {
+        assert_eq!(
+            fs::read(full.join(file)).unwrap(),
+            fs::read(skipped.join(file)).unwrap(),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn skip_rejects_unknown_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let output = staleauth()
+        .arg("run")
+        .arg(repo_path("scenarios/walkthrough-grant.toml"))
+        .arg("--out")
+        .arg(&out)
+        .args(["--skip", "windows.csv"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("requests.csv, events.csv"), "{stderr}");
+    assert!(!out.exists());
+}
