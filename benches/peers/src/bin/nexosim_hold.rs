@@ -35,7 +35,11 @@ impl Chains {
                 .unwrap();
             if self.refresh {
                 let key = cx
-                    .schedule_keyed_event(at + Duration::from_secs(10), schedulable!(Self::expire), chain)
+                    .schedule_keyed_event(
+                        at + Duration::from_secs(10),
+                        schedulable!(Self::expire),
+                        chain,
+                    )
                     .unwrap();
                 self.expiries.push(Some(key));
             }
