@@ -67,6 +67,58 @@ impl fmt::Display for Layers {
     }
 }
 
+/// The cause of a stale decision: every minimal set of layers whose refresh would end it. Bit `k`
+/// is set when the set `Layers(k)` is one of them. `instance-cache+replication` is one set (both
+/// are needed), and `client-cache|instance-cache` two sets (either alone is enough).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Cause(pub u16);
+
+impl Cause {
+    pub const NONE: Cause = Cause(0);
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Adds one minimal set.
+    pub fn with(self, set: Layers) -> Cause {
+        Cause(self.0 | 1 << set.0)
+    }
+
+    /// Returns the minimal sets, smallest first, then in pipeline order.
+    pub fn sets(self) -> Vec<Layers> {
+        let mut sets: Vec<Layers> = (1u8..16)
+            .map(Layers)
+            .filter(|l| self.0 & (1 << l.0) != 0)
+            .collect();
+        sets.sort_by_key(|s| (s.0.count_ones(), s.0));
+        sets
+    }
+
+    /// Returns every layer that appears in one of the sets.
+    pub fn layers(self) -> Layers {
+        self.sets().into_iter().fold(Layers::NONE, Layers::union)
+    }
+}
+
+impl From<Layers> for Cause {
+    fn from(set: Layers) -> Cause {
+        if set.is_empty() {
+            Cause::NONE
+        } else {
+            Cause::NONE.with(set)
+        }
+    }
+}
+
+impl fmt::Display for Cause {
+    /// Writes the sets joined by `|`, each set's layers joined by `+`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sets: Vec<String> = self.sets().iter().map(Layers::to_string).collect();
+        f.write_str(&sets.join("|"))
+    }
+}
+
 /// Where the token of a hypothetical request comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenOrigin {
@@ -299,7 +351,7 @@ impl<'a> Evaluator<'a> {
         instance: usize,
         truth: bool,
         permitted: &[bool],
-    ) -> (bool, Layers) {
+    ) -> (bool, Cause) {
         self.effective_on(&self.path(target), target, instance, truth, permitted)
     }
 
@@ -312,7 +364,7 @@ impl<'a> Evaluator<'a> {
         instance: usize,
         truth: bool,
         permitted: &[bool],
-    ) -> (bool, Layers) {
+    ) -> (bool, Cause) {
         let mut selections = Vec::new();
         let (allowed, _) = self.decide(
             target,
@@ -323,13 +375,13 @@ impl<'a> Evaluator<'a> {
             &mut selections,
         );
         if allowed == truth {
-            return (allowed, Layers::NONE);
+            return (allowed, Cause::NONE);
         }
         let cause = self.cause(target, instance, path, truth, permitted, &mut selections);
         (allowed, cause)
     }
 
-    /// Returns the union of the minimal sets of layers whose refresh gives `truth`.
+    /// Returns the minimal sets of layers whose refresh gives `truth`.
     ///
     /// Every layer is a candidate, not only those stale on the current path: a new token can make
     /// an instance entry stale that was current for the old one (with reload on a new token off).
@@ -342,7 +394,7 @@ impl<'a> Evaluator<'a> {
         truth: bool,
         permitted: &[bool],
         selections: &mut Vec<(TokenId, Selection<'a>)>,
-    ) -> Layers {
+    ) -> Cause {
         let mut subsets: Vec<Layers> = (1u8..16).map(Layers).collect();
         subsets.sort_by_key(|s| (s.0.count_ones(), s.0));
         let mut minimal: Vec<Layers> = Vec::new();
@@ -355,11 +407,28 @@ impl<'a> Evaluator<'a> {
                 minimal.push(s);
             }
         }
-        minimal.into_iter().fold(Layers::NONE, Layers::union)
+        minimal.into_iter().fold(Cause::NONE, Cause::with)
     }
 }
 
 /// Formats a decision for outputs.
 pub fn decision_label(allowed: bool) -> &'static str {
     if allowed { "allow" } else { "deny" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cause_labels_sets_and_alternatives() {
+        let both = Layers::INSTANCE.union(Layers::REPLICATION);
+        assert_eq!(Cause::from(both).to_string(), "instance-cache+replication");
+        let either = Cause::NONE.with(Layers::INSTANCE).with(Layers::CLIENT);
+        assert_eq!(either.to_string(), "client-cache|instance-cache");
+        assert_eq!(either.layers(), Layers::CLIENT.union(Layers::INSTANCE));
+        let mixed = Cause::NONE.with(both).with(Layers::BACKEND);
+        assert_eq!(mixed.to_string(), "token-claims|instance-cache+replication");
+        assert!(Cause::from(Layers::NONE).is_empty());
+    }
 }

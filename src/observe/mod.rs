@@ -12,5 +12,5 @@ pub mod effective;
 pub mod explain;
 pub mod tracker;
 
-pub use effective::{Evaluator, Layers};
+pub use effective::{Cause, Evaluator, Layers};
 pub use tracker::{ChangeRecord, Tracker, Window, WindowKind};

@@ -6,6 +6,8 @@
 //! cache entry expiring or falling due, a write becoming visible) is a timer in the queue, so
 //! windows open and close exactly on event instants.
 
+use super::Cause;
+#[cfg(test)]
 use super::Layers;
 use crate::time::SimTime;
 
@@ -35,7 +37,7 @@ pub struct Window {
     pub start: SimTime,
     pub end: SimTime,
     /// Each distinct cause seen during the window, in order of first appearance.
-    pub causes: Vec<Layers>,
+    pub causes: Vec<Cause>,
     /// Still open at the horizon, and closed there.
     pub censored: bool,
     /// The last change before the start that changed this probe's truth (index into changes).
@@ -58,7 +60,7 @@ pub struct Transition {
     pub instance: usize,
     pub truth: bool,
     pub effective: bool,
-    pub cause: Layers,
+    pub cause: Cause,
 }
 
 /// Convergence of one directory change.
@@ -85,7 +87,7 @@ pub struct ChangeRecord {
 struct PairState {
     truth: bool,
     effective: bool,
-    cause: Layers,
+    cause: Cause,
 }
 
 /// Per-pair state is kept in vectors indexed by pair number, `first_pair[probe] + instance`,
@@ -173,7 +175,7 @@ impl Tracker {
         instance: usize,
         truth: bool,
         effective: bool,
-        cause: Layers,
+        cause: Cause,
     ) -> Option<Transition> {
         let key = self.first_pair[probe] + instance;
         let now = PairState {
@@ -267,18 +269,18 @@ mod tests {
     fn window_opens_and_closes_on_instants() {
         let mut t = Tracker::new(vec![1]);
         assert!(
-            t.observe(SimTime(0), 0, 0, false, false, Layers::NONE)
+            t.observe(SimTime(0), 0, 0, false, false, Layers::NONE.into())
                 .is_some()
         );
         let c = t.record_change(0, SimTime(10), "grant".into(), &[0], Some(SimTime(50)));
         assert_eq!(c, 0);
-        t.observe(SimTime(10), 0, 0, true, false, Layers::BACKEND);
+        t.observe(SimTime(10), 0, 0, true, false, Layers::BACKEND.into());
         // Same state again: no transition.
         assert!(
-            t.observe(SimTime(20), 0, 0, true, false, Layers::BACKEND)
+            t.observe(SimTime(20), 0, 0, true, false, Layers::BACKEND.into())
                 .is_none()
         );
-        t.observe(SimTime(30), 0, 0, true, true, Layers::NONE);
+        t.observe(SimTime(30), 0, 0, true, true, Layers::NONE.into());
         let (windows, changes) = t.finish(SimTime(100));
         assert_eq!(windows.len(), 1);
         assert_eq!(
@@ -296,15 +298,15 @@ mod tests {
         // Two instances; a grant at 10 reaches instance 0 at 20, and a revoke at 30 restores the
         // old truth on instance 1 before it ever saw the grant.
         let mut t = Tracker::new(vec![2]);
-        t.observe(SimTime(0), 0, 0, false, false, Layers::NONE);
-        t.observe(SimTime(0), 0, 1, false, false, Layers::NONE);
+        t.observe(SimTime(0), 0, 0, false, false, Layers::NONE.into());
+        t.observe(SimTime(0), 0, 1, false, false, Layers::NONE.into());
         t.record_change(0, SimTime(10), "grant".into(), &[0], None);
-        t.observe(SimTime(10), 0, 0, true, false, Layers::INSTANCE);
-        t.observe(SimTime(10), 0, 1, true, false, Layers::INSTANCE);
-        t.observe(SimTime(20), 0, 0, true, true, Layers::NONE);
+        t.observe(SimTime(10), 0, 0, true, false, Layers::INSTANCE.into());
+        t.observe(SimTime(10), 0, 1, true, false, Layers::INSTANCE.into());
+        t.observe(SimTime(20), 0, 0, true, true, Layers::NONE.into());
         t.record_change(1, SimTime(30), "revoke".into(), &[0], None);
-        t.observe(SimTime(30), 0, 0, false, true, Layers::INSTANCE);
-        t.observe(SimTime(30), 0, 1, false, false, Layers::NONE);
+        t.observe(SimTime(30), 0, 0, false, true, Layers::INSTANCE.into());
+        t.observe(SimTime(30), 0, 1, false, false, Layers::NONE.into());
         let (_, changes) = t.finish(SimTime(100));
         assert_eq!(changes[0].superseded, 1);
         assert_eq!(changes[0].first_consistent, Some(SimTime(20)));
@@ -317,8 +319,8 @@ mod tests {
     #[test]
     fn kind_flip_splits_windows_and_horizon_censors() {
         let mut t = Tracker::new(vec![1]);
-        t.observe(SimTime(5), 0, 0, true, false, Layers::BACKEND);
-        t.observe(SimTime(9), 0, 0, false, true, Layers::INSTANCE);
+        t.observe(SimTime(5), 0, 0, true, false, Layers::BACKEND.into());
+        t.observe(SimTime(9), 0, 0, false, true, Layers::INSTANCE.into());
         let (windows, _) = t.finish(SimTime(12));
         assert_eq!(windows.len(), 2);
         assert_eq!(

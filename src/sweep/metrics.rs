@@ -126,7 +126,10 @@ fn add_window(m: &mut [u64; INTEGER_METRICS], w: &Window) {
     m[base] = m[base].max(duration);
     m[base + 1] += duration;
     let layer_base = 4 + base * 4;
-    let all = w.causes.iter().fold(Layers::NONE, |a, c| a.union(*c));
+    let all = w
+        .causes
+        .iter()
+        .fold(Layers::NONE, |a, c| a.union(c.layers()));
     for (i, (layer, _)) in LAYERS.iter().enumerate() {
         if all.contains(*layer) {
             let at = layer_base + 2 * i;

@@ -85,3 +85,61 @@ fn unseen_token_reload_can_be_off() {
     let result = simulate(&scenario);
     assert_eq!(seen(&scenario, &result.windows), []);
 }
+
+#[test]
+fn cause_lists_alternative_layers() {
+    let text = r#"
+horizon = "40m"
+[[principals]]
+name = "deployer"
+kind = "service-principal"
+token_lifetime = "60m"
+[[groups]]
+name = "readers"
+members = ["deployer"]
+[[assignments]]
+principal = "readers"
+role = "Reader"
+scope = "/subscriptions/s"
+[[apps]]
+name = "pipeline"
+identity = "deployer"
+client_cache = "azure-dotnet"
+[[services]]
+name = "arm"
+kind = "arm"
+rbac_max_age = "30m"
+[[workloads]]
+name = "rg-read"
+app = "pipeline"
+service = "arm"
+action = "Microsoft.Resources/subscriptions/resourceGroups/read"
+scope = "/subscriptions/s/resourceGroups/rg"
+every = "1m"
+[[events]]
+at = "10m"
+kind = "remove-member"
+group = "readers"
+member = "deployer"
+[[events]]
+at = "10m"
+kind = "remove-role"
+principal = "readers"
+role = "Reader"
+scope = "/subscriptions/s"
+"#;
+    let scenario = load_text(text);
+    let result = simulate(&scenario);
+    // At 10m the directory denies: the caller left the group and the group lost its role. The SDK
+    // still holds T1 (issued at 0, groups [readers], refresh due at 60m - 5m = 55m), and the
+    // instance still holds the store version it loaded at 0, which has the group's Reader. So a
+    // request at 10m is allowed: stale-allow. Either refresh alone ends it: a new token (no
+    // groups, never seen) makes the instance reload and deny; a reload with T1 reads a store
+    // without the group's assignment and denies. The instance entry reaches its 30 min max age
+    // at 30m, before the SDK's refresh at 55m, so the window is [10m, 30m).
+    let windows = seen(&scenario, &result.windows);
+    assert_eq!(windows.len(), 1, "{windows:?}");
+    assert_eq!(windows[0].start_ms, hms(0, 10, 0));
+    assert_eq!(windows[0].end_ms, hms(0, 30, 0));
+    assert_eq!(windows[0].cause, "client-cache|instance-cache");
+}
