@@ -13,6 +13,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
+use crate::model::Token;
 use crate::model::TokenId;
 use crate::observe::effective::decision_label;
 use crate::observe::tracker::Transition;
@@ -22,10 +23,11 @@ use crate::sim::{self, EventRow, RequestRow, RunResult, Sink};
 use crate::time::{SimTime, format_duration, push_decimal, push_duration};
 
 /// The files a run writes, in the order the README documents them.
-pub const FILES: [&str; 5] = [
+pub const FILES: [&str; 6] = [
     "windows.csv",
     "timeline.csv",
     "changes.csv",
+    "tokens.csv",
     "requests.csv",
     "events.csv",
 ];
@@ -102,6 +104,7 @@ pub struct CsvSink<'s> {
     events: Option<CsvFile>,
     requests: Option<RequestsFile>,
     timeline: CsvFile,
+    tokens: CsvFile,
 }
 
 /// `requests.csv`, written without the `csv` crate's per-field quoting analysis: one row per
@@ -238,6 +241,21 @@ impl<'s> CsvSink<'s> {
                     "cause",
                 ],
             )?,
+            tokens: create(
+                dir,
+                "tokens.csv",
+                &[
+                    "token",
+                    "principal",
+                    "resource",
+                    "issued_ms",
+                    "expires_ms",
+                    "issued",
+                    "expires",
+                    "groups",
+                    "roles",
+                ],
+            )?,
         })
     }
 
@@ -248,6 +266,7 @@ impl<'s> CsvSink<'s> {
         if let Some(requests) = self.requests {
             requests.finish(&self.dir)?;
         }
+        finish(self.tokens, &self.dir, "tokens.csv")?;
         finish(self.timeline, &self.dir, "timeline.csv")
     }
 }
@@ -312,6 +331,33 @@ impl Sink for CsvSink<'_> {
         self.timeline
             .write_record(&record)
             .map_err(|e| csv_error(&self.dir.join("timeline.csv"), e))
+    }
+
+    fn token(&mut self, token: &Token) -> Result<(), Error> {
+        let scenario = self.scenario;
+        let groups = match &token.groups {
+            Some(groups) => groups
+                .iter()
+                .map(|&g| scenario.groups[g].name.as_str())
+                .collect::<Vec<_>>()
+                .join(";"),
+            None => "overage".to_string(),
+        };
+        let roles = token.roles.iter().map(String::as_str).collect::<Vec<_>>();
+        let record = [
+            token.id.label(),
+            scenario.principals[token.subject].name.clone(),
+            scenario.resources[token.resource].clone(),
+            ms(token.issued),
+            ms(token.expires),
+            token.issued.to_string(),
+            token.expires.to_string(),
+            groups,
+            roles.join(";"),
+        ];
+        self.tokens
+            .write_record(&record)
+            .map_err(|e| csv_error(&self.dir.join("tokens.csv"), e))
     }
 }
 

@@ -87,6 +87,11 @@ pub trait Sink {
     fn request(&mut self, row: &RequestRow) -> Result<(), Error>;
     fn transition(&mut self, row: &Transition) -> Result<(), Error>;
 
+    /// Receives each token the issuer hands out, in issue order. The default keeps nothing.
+    fn token(&mut self, _token: &Token) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// Returns whether [`Sink::event`] keeps anything. When it does not, the simulation skips
     /// formatting event rows.
     fn wants_events(&self) -> bool {
@@ -221,6 +226,8 @@ struct Simulation<'s> {
     processed: u64,
     requests: u64,
     stale_requests: u64,
+    /// Tokens issued while handling the current event, not yet handed to the sink.
+    issued: Vec<Rc<Token>>,
 }
 
 impl<'s> Simulation<'s> {
@@ -264,6 +271,7 @@ impl<'s> Simulation<'s> {
             processed: 0,
             requests: 0,
             stale_requests: 0,
+            issued: Vec::new(),
         };
         sim.truths = (0..scenario.probes.len())
             .map(|p| sim.probe_truth(p))
@@ -326,6 +334,9 @@ impl<'s> Simulation<'s> {
                     Popped::Event(payload) => self.handle(t, payload, sink)?,
                     Popped::Timer(key) => self.fire(t, key, sink.wants_events()),
                 };
+                for token in self.issued.drain(..) {
+                    sink.token(&token)?;
+                }
                 if sink.wants_events() {
                     sink.event(&EventRow {
                         seq: self.processed,
@@ -809,7 +820,7 @@ impl<'s> Simulation<'s> {
             model::current_claims(self.scenario, &self.state.directory, subject, resource);
         let id = TokenId(self.state.next_token);
         self.state.next_token += 1;
-        Rc::new(Token {
+        let token = Rc::new(Token {
             id,
             subject,
             resource,
@@ -817,7 +828,9 @@ impl<'s> Simulation<'s> {
             roles,
             issued: t,
             expires: t.after(lifetime),
-        })
+        });
+        self.issued.push(token.clone());
+        token
     }
 
     /// Gets a token for `app` and `resource` through the client cache, the backend cache and the

@@ -40,6 +40,10 @@ fn run_writes_every_file() {
         ),
         ("requests.csv", "t_ms,t,workload,app,service,instance,token"),
         ("events.csv", "seq,t_ms,t,class,kind,detail"),
+        (
+            "tokens.csv",
+            "token,principal,resource,issued_ms,expires_ms,issued,expires,groups,roles",
+        ),
     ] {
         let text = fs::read_to_string(out.join(file)).unwrap();
         assert!(
@@ -48,6 +52,18 @@ fn run_writes_every_file() {
             text.lines().next()
         );
     }
+    // The ARM token, the second token issued (at 3h), already carries the group the identity
+    // joined at 1h, while the storage token issued at 0 does not.
+    let tokens = fs::read_to_string(out.join("tokens.csv")).unwrap();
+    let rows: Vec<&str> = tokens.lines().collect();
+    assert!(rows[1].starts_with("T1,webapp-msi,https://storage.azure.com/,0,28800000,"));
+    assert!(rows[1].ends_with(",storage-readers,"), "{}", rows[1]);
+    assert!(rows[2].starts_with("T2,webapp-msi,https://management.azure.com/,10800000,"));
+    assert!(
+        rows[2].ends_with(",blob-writers;storage-readers,"),
+        "{}",
+        rows[2]
+    );
     // Nothing but the results folder is left beside it.
     let names: Vec<String> = fs::read_dir(dir.path())
         .unwrap()
