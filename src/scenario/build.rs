@@ -107,6 +107,7 @@ pub fn load_str(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
     let mut builder = Builder {
         diagnostics: Vec::new(),
         parameters: Vec::new(),
+        scope_labels: BTreeMap::new(),
     };
     let scenario = builder.build(raw, file);
     let repeats = |d: &Diagnostic| {
@@ -173,6 +174,9 @@ pub const MAX_INSTANCES: u32 = 100_000;
 struct Builder {
     diagnostics: Vec<Diagnostic>,
     parameters: Vec<ResolvedParameter>,
+    /// For each normalized scope, the smallest of its written forms, so that the label does not
+    /// depend on the order of entries.
+    scope_labels: BTreeMap<String, String>,
 }
 
 /// A name declared in the file, with its index after sorting and the span of its declaration.
@@ -570,6 +574,7 @@ impl Builder {
             probes,
             resources: resources.names,
             parameters: std::mem::take(&mut self.parameters),
+            scope_labels: std::mem::take(&mut self.scope_labels),
         };
         self.check_event_sequence(&mut scenario, &raw, event_entries);
         Some(scenario)
@@ -1457,7 +1462,17 @@ impl Builder {
             );
             return None;
         }
-        Some(normalize_scope(scope.get_ref()))
+        let normalized = normalize_scope(scope.get_ref());
+        let written = scope.get_ref().trim().trim_end_matches('/');
+        let written = if written.is_empty() { "/" } else { written };
+        let label = self
+            .scope_labels
+            .entry(normalized.clone())
+            .or_insert_with(|| written.to_string());
+        if written < label.as_str() {
+            *label = written.to_string();
+        }
+        Some(normalized)
     }
 
     fn app_role(
@@ -1994,7 +2009,14 @@ impl Builder {
     fn check_event_sequence(&mut self, s: &mut Scenario, raw: &RawScenario, entries: Vec<usize>) {
         for e in &mut s.events {
             e.description = describe_event(
-                s_ref_names(&s.principals, &s.groups, &s.roles, &s.apps, &s.services),
+                s_ref_names(
+                    &s.principals,
+                    &s.groups,
+                    &s.roles,
+                    &s.apps,
+                    &s.services,
+                    &s.scope_labels,
+                ),
                 &e.kind,
             );
         }
@@ -2174,6 +2196,7 @@ pub struct Names<'a> {
     roles: &'a [RoleDefinition],
     apps: &'a [App],
     services: &'a [Service],
+    scope_labels: &'a BTreeMap<String, String>,
 }
 
 fn s_ref_names<'a>(
@@ -2182,6 +2205,7 @@ fn s_ref_names<'a>(
     roles: &'a [RoleDefinition],
     apps: &'a [App],
     services: &'a [Service],
+    scope_labels: &'a BTreeMap<String, String>,
 ) -> Names<'a> {
     Names {
         principals,
@@ -2189,10 +2213,17 @@ fn s_ref_names<'a>(
         roles,
         apps,
         services,
+        scope_labels,
     }
 }
 
 impl Names<'_> {
+    fn scope<'s>(&'s self, normalized: &'s str) -> &'s str {
+        self.scope_labels
+            .get(normalized)
+            .map_or(normalized, String::as_str)
+    }
+
     fn subject(&self, s: Subject) -> &str {
         match s {
             Subject::Principal(p) => &self.principals[p].name,
@@ -2216,13 +2247,13 @@ fn describe_event(n: Names, kind: &EventKind) -> String {
         EventKind::AssignRole(a) => format!(
             "assign {} at {} to {}",
             n.roles[a.role].name,
-            a.scope,
+            n.scope(&a.scope),
             n.subject(a.subject)
         ),
         EventKind::RemoveRole(a) => format!(
             "remove {} at {} from {}",
             n.roles[a.role].name,
-            a.scope,
+            n.scope(&a.scope),
             n.subject(a.subject)
         ),
         EventKind::GrantAppRole(g) => format!(

@@ -12,7 +12,7 @@ pub mod preset;
 pub mod raw;
 pub mod schema;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::roles::{Plane, RoleDefinition};
 use crate::time::{SimDuration, SimTime};
@@ -333,6 +333,9 @@ pub struct Scenario {
     /// Interned resource strings, as requested.
     pub resources: Vec<String>,
     pub parameters: Vec<ResolvedParameter>,
+    /// For each normalized scope, the form it is written in (the smallest, when it is written in
+    /// several), for outputs.
+    pub scope_labels: BTreeMap<String, String>,
 }
 
 impl Scenario {
@@ -352,11 +355,19 @@ impl Scenario {
         }
     }
 
+    /// Returns a scope as the scenario writes it.
+    pub fn scope_label<'s>(&'s self, normalized: &'s str) -> &'s str {
+        self.scope_labels
+            .get(normalized)
+            .map_or(normalized, String::as_str)
+    }
+
+    /// Describes an assignment as `Reader on /subscriptions/s for deployer`.
     pub fn describe_assignment(&self, a: &Assignment) -> String {
         format!(
-            "{} on {} to {}",
+            "{} on {} for {}",
             self.roles[a.role].name,
-            a.scope,
+            self.scope_label(&a.scope),
             self.subject_name(a.subject)
         )
     }

@@ -801,9 +801,9 @@ impl<'s> Simulation<'s> {
                     "replication-visible",
                     describe.then(|| {
                         format!(
-                            "{} sees {} {}",
+                            "{} sees the {} of {}",
                             self.scenario.services[w.service].name,
-                            if w.add { "assignment of" } else { "removal of" },
+                            if w.add { "assignment" } else { "removal" },
                             self.scenario.describe_assignment(&w.assignment)
                         )
                     }),

@@ -122,7 +122,7 @@ fn report_tables_show_windows_and_bounds() {
     // The Reader assignment at 4h5m reaches ARM at its reload at 4h30m (loaded at 4h, max age
     // 30m): 25m after the change, within the bound of 0s replication plus 30m max age.
     assert!(
-        text.contains("| 2 | 4h5m | assign Reader at /subscriptions/sub1/resourcegroups/rg2 to webapp-msi | 1 | 25m | 25m | 30m | yes |"),
+        text.contains("| 2 | 4h5m | assign Reader at /subscriptions/sub1/resourceGroups/rg2 to webapp-msi | 1 | 25m | 25m | 30m | yes |"),
         "{text}"
     );
     assert!(text.contains("![Timeline of probe blob-write"), "{text}");
@@ -251,7 +251,7 @@ fn explain_walks_the_token_path() {
     assert!(stdout.contains("no client cache"), "{stdout}");
     assert!(stdout.contains("Effective decision: deny."), "{stdout}");
     assert!(stdout.contains("Truth: allow"), "{stdout}");
-    assert!(stdout.contains("to blob-writers"), "{stdout}");
+    assert!(stdout.contains("for blob-writers"), "{stdout}");
     assert!(
         stdout.contains("stale-deny, caused by token-claims"),
         "{stdout}"
