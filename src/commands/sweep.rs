@@ -20,7 +20,8 @@ pub struct SweepArgs {
     /// Number of runs simulated at once, one thread each; default: the number of CPUs.
     #[arg(long, short)]
     jobs: Option<usize>,
-    /// Output folder; default `sweep-results/<sweep name>`.
+    /// Output folder; default `sweep-results/<sweep name>`, or
+    /// `sweep-results/<sweep name>-shard-I-of-N` with `--shard I/N`.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Runs per point; overrides the sweep file's `replications`.
@@ -61,9 +62,14 @@ pub fn exec(args: SweepArgs) -> Result<u8, Error> {
     let mut checks = sweep.checks.clone();
     checks.extend(sweep::parse_checks(&args.checks, "--check")?);
     require_intervals(&checks, sweep.replications)?;
-    let out = match args.out {
-        Some(out) => staleauth::output::check_out_dir(&out)?,
-        None => Path::new("sweep-results").join(&sweep.name),
+    // A shard's default folder names the shard, so that shards run on one machine, or after an
+    // unsharded run, never replace each other's files.
+    let out = match (args.out, shard) {
+        (Some(out), _) => staleauth::output::check_out_dir(&out)?,
+        (None, Some((i, n))) => {
+            Path::new("sweep-results").join(format!("{}-shard-{i}-of-{n}", sweep.name))
+        }
+        (None, None) => Path::new("sweep-results").join(&sweep.name),
     };
     files::check_out(&out)?;
 

@@ -51,7 +51,10 @@ pub fn load_file_with(path: &Path, overrides: &[Override]) -> Result<Scenario, E
             .into());
         }
     };
-    let mut scenario = load_str(&edited, path)?;
+    let mut scenario = match load_str(&edited, path) {
+        Ok(s) => s,
+        Err(e) => return Err(relocate(&text, e).into()),
+    };
     for (o, canonical) in overrides.iter().zip(paths) {
         for p in scenario
             .parameters
@@ -62,6 +65,77 @@ pub fn load_file_with(path: &Path, overrides: &[Override]) -> Result<Scenario, E
         }
     }
     Ok(scenario)
+}
+
+/// Returns each line's start offset and text.
+fn lines_with_offsets(text: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        out.push((start, line.trim_end_matches(['\n', '\r'])));
+        start += line.len();
+    }
+    out
+}
+
+/// Moves the diagnostics of a scenario edited by `--set` back onto the file as written.
+///
+/// The edit keeps every untouched line, so each unchanged line of the edited text is matched to
+/// its line in the file, and a span on it moves there. A span on a line that `--set` wrote or
+/// added has no place in the file: it is dropped and the message says the value came from `--set`.
+fn relocate(original: &str, error: ScenarioError) -> ScenarioError {
+    let file_lines = lines_with_offsets(original);
+    let edited_lines = lines_with_offsets(&error.text);
+    let key_of = |line: &str| line.split('=').next().unwrap_or("").trim().to_string();
+    // For each edited line, the matching line of the file, if it is unchanged.
+    let mut matched: Vec<Option<usize>> = Vec::with_capacity(edited_lines.len());
+    let mut i = 0;
+    for (_, line) in &edited_lines {
+        if i < file_lines.len() && file_lines[i].1 == *line {
+            matched.push(Some(i));
+            i += 1;
+        } else if i < file_lines.len()
+            && line.trim_end().ends_with("# --set")
+            && key_of(file_lines[i].1) == key_of(line)
+        {
+            // A value that --set replaced in place.
+            matched.push(None);
+            i += 1;
+        } else {
+            matched.push(None);
+        }
+    }
+    let move_span = |span: &Range<usize>| -> Option<Range<usize>> {
+        let j = edited_lines
+            .iter()
+            .rposition(|(start, _)| *start <= span.start)?;
+        let file_line = matched[j]?;
+        let column = span.start - edited_lines[j].0;
+        let start = file_lines[file_line].0 + column;
+        let line_end = file_lines[file_line].0 + file_lines[file_line].1.len();
+        Some(start..(start + span.len()).min(line_end).max(start))
+    };
+    let diagnostics = error
+        .diagnostics
+        .into_iter()
+        .map(|mut d| {
+            if let Some(span) = d.span.take() {
+                match move_span(&span) {
+                    Some(moved) => d.span = Some(moved),
+                    None => d.message.push_str(" (a value given with --set)"),
+                }
+            }
+            if let Some((label, span)) = d.related.take() {
+                d.related = move_span(&span).map(|moved| (label, moved));
+            }
+            d
+        })
+        .collect();
+    ScenarioError {
+        file: error.file,
+        text: original.to_string(),
+        diagnostics,
+    }
 }
 
 /// Returns the comment block at the top of a scenario file, with `# ` stripped from each line.
@@ -108,6 +182,8 @@ pub fn load_str(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
         diagnostics: Vec::new(),
         parameters: Vec::new(),
         scope_labels: BTreeMap::new(),
+        covered: checked.covered.clone(),
+        uncertain_instances: BTreeSet::new(),
     };
     let scenario = builder.build(raw, file);
     let repeats = |d: &Diagnostic| {
@@ -177,6 +253,11 @@ struct Builder {
     /// For each normalized scope, the smallest of its written forms, so that the label does not
     /// depend on the order of entries.
     scope_labels: BTreeMap<String, String>,
+    /// Keys the schema check already reported.
+    covered: Vec<String>,
+    /// Services whose `instances` was invalid or already reported: a `restart-instance` of them
+    /// is not checked against a count the file does not really give.
+    uncertain_instances: BTreeSet<String>,
 }
 
 /// A name declared in the file, with its index after sorting and the span of its declaration.
@@ -1053,6 +1134,13 @@ impl Builder {
             Some(n) => *n.get_ref(),
             None => 1,
         };
+        let valid_count = s
+            .instances
+            .as_ref()
+            .is_none_or(|n| (1..=MAX_INSTANCES).contains(n.get_ref()));
+        if !valid_count || self.covered.contains(&key("instances")) {
+            self.uncertain_instances.insert(name.clone());
+        }
         let routing = match &s.routing {
             Some(r) => self
                 .choice(
@@ -1922,7 +2010,10 @@ impl Builder {
                 )?;
                 let instance = e.instance.as_ref().expect("presence checked above");
                 let count = service_list[service].instances;
-                if *instance.get_ref() >= count {
+                let uncertain = self
+                    .uncertain_instances
+                    .contains(&service_list[service].name);
+                if *instance.get_ref() >= count && !uncertain {
                     self.error(
                         Diagnostic::new(format!(
                             "service `{}` has no instance {}",

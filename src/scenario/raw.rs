@@ -213,7 +213,8 @@ pub struct RawService {
     pub kind: Option<Text>,
     /// Token resource strings the service accepts.
     pub audiences: Option<Vec<Text>>,
-    /// Instances behind the load balancer; default 1.
+    /// Instances behind the load balancer, from 1 to 100,000; default 1.
+    #[schemars(range(min = 1, max = 100_000))]
     pub instances: Option<Sp<u32>>,
     /// `round-robin` (default), `random` or `sticky` (by caller).
     pub routing: Option<Text>,

@@ -156,7 +156,7 @@ struct Accepts {
     array: bool,
     table: bool,
     duration: bool,
-    /// Inclusive bounds of an integer, from the schema's `minimum` and `format`.
+    /// Inclusive bounds of an integer, from the schema's `minimum`, `maximum` and `format`.
     range: Option<(i128, i128)>,
 }
 
@@ -171,11 +171,15 @@ fn accepts(root: &Json, node: &Json) -> Accepts {
         a.array |= is_type(b, "array");
         a.table |= is_type(b, "object") || b.get("properties").is_some();
         if is_type(b, "integer") {
-            let high = match b.get("format").and_then(Json::as_str) {
+            let format_high = match b.get("format").and_then(Json::as_str) {
                 Some("uint32") => i128::from(u32::MAX),
                 Some("uint64") => i128::from(u64::MAX),
                 _ => i128::from(i64::MAX),
             };
+            let high = b
+                .get("maximum")
+                .and_then(Json::as_i64)
+                .map_or(format_high, |m| i128::from(m).min(format_high));
             let low = b
                 .get("minimum")
                 .and_then(Json::as_i64)

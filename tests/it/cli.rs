@@ -121,7 +121,10 @@ fn invalid_scenario_exits_2_without_output() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("zero instances"), "{stderr}");
+    assert!(
+        stderr.contains("must be a whole number from 1 to 100000, not 0"),
+        "{stderr}"
+    );
     assert!(stderr.contains("bad.toml:5:13"), "{stderr}");
     assert!(stderr.contains("services[0].instances"), "{stderr}");
     assert!(!out.exists());
@@ -240,10 +243,12 @@ fn set_errors_point_at_value() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("service `arm` has zero instances"),
+        stderr.contains("`services[1].instances` must be a whole number from 1 to 100000, not 0"),
         "{stderr}"
     );
-    assert!(stderr.contains("instances = 0 # --set"), "{stderr}");
+    // The value came from --set, so no line of the file is shown for it.
+    assert!(stderr.contains("(a value given with --set)"), "{stderr}");
+    assert!(!stderr.contains("# --set"), "{stderr}");
 
     let output = staleauth()
         .arg("validate")
@@ -347,4 +352,32 @@ fn skip_rejects_unknown_file() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("requests.csv, events.csv"), "{stderr}");
     assert!(!out.exists());
+}
+
+#[test]
+fn set_keeps_file_line_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("shifted.toml");
+    // Line 6 has the bad duration. `--set platform.token_lifetime=2h` adds a `[platform]` table to
+    // the edited text, yet the error must name line 6 of the file as written.
+    fs::write(
+        &scenario,
+        "horizon = \"1h\"\n[[services]]\nname = \"s\"\nkind = \"arm\"\n[[events]]\nat = \"10x\"\nkind = \"restart-instance\"\nservice = \"s\"\ninstance = 0\n",
+    )
+    .unwrap();
+    let output = staleauth()
+        .arg("validate")
+        .arg(&scenario)
+        .args([
+            "--set",
+            "platform.token_lifetime=2h",
+            "--set",
+            "services.s.routing=random",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("shifted.toml:6:6"), "{stderr}");
+    assert!(stderr.contains("6 | at = \"10x\""), "{stderr}");
 }

@@ -352,7 +352,7 @@ fn invalid_point_exits_2_before_running() {
     for (body, message) in [
         (
             "[[axes]]\nkey = \"services.arm.instances\"\nvalues = [2, 0]\n",
-            "zero instances",
+            "must be a whole number from 1 to 100000, not 0",
         ),
         (
             "[[axes]]\nkey = \"services.storage.instances\"\nvalues = [2]\n",
@@ -536,4 +536,27 @@ fn interval_check_needs_two_runs() {
     // With the file's 3 replications the interval exists; a share is at most 1.
     let output = sweep_cli(&file, &out, &["--check", "ci_low(stale_share) <= 1"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
+
+#[test]
+fn shard_default_folder_names_shard() {
+    let dir = tempfile::tempdir().unwrap();
+    let sweep = dir.path().join("small.toml");
+    std::fs::write(
+        &sweep,
+        format!(
+            "name = \"small\"\nscenario = \"{}\"\nseed = 3\nreplications = 2\n[[axes]]\nkey = \"services.arm.instances\"\nvalues = [1, 2]\n",
+            crate::repo_path("scenarios/arm-instances-flap.toml").display()
+        ),
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_staleauth"))
+        .current_dir(dir.path())
+        .args(["sweep", "small.toml", "--jobs", "1", "--shard", "2/3"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(dir.path().join("sweep-results/small-shard-2-of-3").is_dir());
+    assert!(!dir.path().join("sweep-results/small").exists());
 }
