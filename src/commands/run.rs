@@ -19,9 +19,14 @@ pub struct RunArgs {
     /// Print only the output folder, not the banner and the table of windows.
     #[arg(long, short)]
     quiet: bool,
-    /// Also write `report.md` and one SVG timeline per probe into the output folder.
-    #[arg(long)]
+    /// Write `report.md` and one SVG timeline per probe into the output folder. This is the
+    /// default, so that a run into `results/<name>` leaves what `staleauth regen` leaves.
+    #[arg(long, conflicts_with = "no_report")]
     report: bool,
+    /// Do not write `report.md` and the SVG figures. `--skip` implies it, since a report needs
+    /// every CSV file.
+    #[arg(long)]
+    no_report: bool,
     /// Do not write this output file: `requests.csv` (one row per request) or `events.csv` (one
     /// row per processed event). Repeatable. On long runs these are the largest files.
     #[arg(long, value_name = "FILE", value_parser = ["requests.csv", "events.csv"])]
@@ -45,7 +50,7 @@ pub fn exec(args: RunArgs) -> Result<u8, Error> {
     let options = output::OutputOptions {
         events: !args.skip.iter().any(|f| f == "events.csv"),
         requests: !args.skip.iter().any(|f| f == "requests.csv"),
-        report: args.report,
+        report: !args.no_report && args.skip.is_empty(),
     };
     let result = output::run_to_dir_with(&scenario, &out, options)?;
     if args.quiet {

@@ -1,7 +1,7 @@
 //! The rows of a results folder, read back from its CSV files.
 //!
 //! A report is built from the files alone (plus the scenario for its summary), so `staleauth
-//! report DIR` on a committed folder and `staleauth run --report` give the same bytes. Only the
+//! report DIR` on a committed folder and `staleauth run` give the same bytes. Only the
 //! columns a report uses are read; the others are ignored by name.
 
 use std::path::{Path, PathBuf};

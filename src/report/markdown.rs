@@ -282,8 +282,9 @@ fn causes(out: &mut String, data: &ResultsData) {
     }
     let _ = writeln!(
         out,
-        "A cause names the layers whose refresh would end the window: `+` joins layers needed \
-         together, `;` separates causes that followed each other within one window.\n"
+        "A cause names the layers whose refresh would end the window: `+` joins layers that must \
+         all be refreshed, `|` separates sets of which any one would do, and `;` separates causes \
+         that followed each other within one window.\n"
     );
     for (name, meaning) in LAYERS {
         let _ = writeln!(out, "- `{name}`: {meaning}.");

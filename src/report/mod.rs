@@ -1,7 +1,7 @@
 //! Reports: `report.md` and one SVG timeline per probe, written into a results folder.
 //!
 //! A report is built from the folder's CSV files and the scenario they came from, so it can be
-//! written after a run (`staleauth run --report`, `staleauth regen`) or later on a committed
+//! written after a run (`staleauth run`, `staleauth regen`) or later on a committed
 //! folder (`staleauth report DIR`), with the same bytes. The text has no timestamp and every
 //! number is an integer of milliseconds written as a duration (`4h5m`), so the output is
 //! deterministic.

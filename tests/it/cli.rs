@@ -64,6 +64,8 @@ fn run_writes_every_file() {
         "{}",
         rows[2]
     );
+    // A run writes its report by default, as `regen` does.
+    assert!(out.join("report.md").exists());
     // Nothing but the results folder is left beside it.
     let names: Vec<String> = fs::read_dir(dir.path())
         .unwrap()
@@ -84,7 +86,7 @@ fn rerun_replaces_old_files() {
         .arg(repo_path("scenarios/walkthrough-grant.toml"))
         .arg("--out")
         .arg(&out)
-        .arg("--quiet")
+        .args(["--quiet", "--no-report"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0));
@@ -93,6 +95,7 @@ fn rerun_replaces_old_files() {
         String::from_utf8_lossy(&output.stderr).trim(),
         out.display().to_string()
     );
+    // The old report is gone with the old folder, and --no-report wrote no new one.
     assert!(!out.join("report.md").exists());
     assert!(
         fs::read_to_string(out.join("events.csv"))
