@@ -473,7 +473,9 @@ pub fn default_out_dir(scenario: &Scenario) -> PathBuf {
     Path::new("results").join(&scenario.name)
 }
 
-fn sibling(out: &Path, suffix: &str) -> Result<PathBuf, Error> {
+/// Returns the hidden sibling `.NAME<suffix>` of a folder, where a run writes before it moves the
+/// folder into place.
+pub fn sibling(out: &Path, suffix: &str) -> Result<PathBuf, Error> {
     let name = out.file_name().ok_or_else(|| {
         Error::Usage(format!(
             "invalid output folder `{}`: it has no final name",
@@ -578,13 +580,19 @@ pub fn run_to_dir_with(
         }
     };
 
-    // Swap the complete folder in. Where the platform can exchange two paths in one step, a
-    // reader sees the old folder or the new one and never neither; elsewhere the old folder is
-    // moved aside, the new one renamed in, then the old one deleted.
-    if out.exists() && exchange(&partial, out)? {
-        fs::remove_dir_all(&partial)
+    move_into_place(&partial, out)?;
+    Ok(result)
+}
+
+/// Moves the complete folder `partial` to `out`, replacing an old `out`. Where the platform can
+/// exchange two paths in one step, a reader sees the old folder or the new one and never
+/// neither; elsewhere the old folder is moved aside, the new one renamed in, then the old one
+/// deleted.
+pub fn move_into_place(partial: &Path, out: &Path) -> Result<(), Error> {
+    if out.exists() && exchange(partial, out)? {
+        fs::remove_dir_all(partial)
             .map_err(|e| Error::io(format!("failed to remove `{}`", partial.display()), e))?;
-        return Ok(result);
+        return Ok(());
     }
     let old = sibling(out, ".old")?;
     if old.exists() {
@@ -595,7 +603,7 @@ pub fn run_to_dir_with(
         fs::rename(out, &old)
             .map_err(|e| Error::io(format!("failed to replace `{}`", out.display()), e))?;
     }
-    fs::rename(&partial, out).map_err(|e| {
+    fs::rename(partial, out).map_err(|e| {
         Error::io(
             format!("failed to move results into `{}`", out.display()),
             e,
@@ -605,7 +613,7 @@ pub fn run_to_dir_with(
         fs::remove_dir_all(&old)
             .map_err(|e| Error::io(format!("failed to remove `{}`", old.display()), e))?;
     }
-    Ok(result)
+    Ok(())
 }
 
 /// Exchanges two existing paths atomically with Linux's `renameat2(RENAME_EXCHANGE)`; returns

@@ -5,7 +5,7 @@
 //! that names the shard; [`super::merge`] reads them back.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 
@@ -178,19 +178,6 @@ pub fn points_csv(columns: &Columns, points: &[PointSummary]) -> Result<Vec<u8>,
     csv_bytes(&header, rows.into_iter())
 }
 
-fn hidden_sibling(out: &Path, suffix: &str) -> Result<PathBuf, Error> {
-    let name = out.file_name().ok_or_else(|| {
-        Error::Usage(format!(
-            "invalid output folder `{}`: it has no final name",
-            out.display()
-        ))
-    })?;
-    let mut hidden = std::ffi::OsString::from(".");
-    hidden.push(name);
-    hidden.push(suffix);
-    Ok(out.with_file_name(hidden))
-}
-
 fn is_sweep_folder(dir: &Path) -> Result<bool, Error> {
     let list_error = |e| Error::io(format!("failed to list `{}`", dir.display()), e);
     for entry in fs::read_dir(dir).map_err(list_error)? {
@@ -208,7 +195,7 @@ fn is_sweep_folder(dir: &Path) -> Result<bool, Error> {
 
 /// Checks that `out` can receive a sweep folder, before any run starts.
 pub fn check_out(out: &Path) -> Result<(), Error> {
-    hidden_sibling(out, ".partial")?;
+    crate::output::sibling(out, ".partial")?;
     if out.exists() && !(out.is_dir() && is_sweep_folder(out)?) {
         return Err(Error::Usage(format!(
             "`{}` exists and is not a staleauth sweep folder; choose another --out or remove it",
@@ -226,7 +213,7 @@ pub fn write_folder(out: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), Error> 
         fs::create_dir_all(parent)
             .map_err(|e| Error::io(format!("failed to create `{}`", parent.display()), e))?;
     }
-    let partial = hidden_sibling(out, ".partial")?;
+    let partial = crate::output::sibling(out, ".partial")?;
     if partial.exists() {
         fs::remove_dir_all(&partial)
             .map_err(|e| Error::io(format!("failed to remove `{}`", partial.display()), e))?;
@@ -247,24 +234,5 @@ pub fn write_folder(out: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), Error> 
             ));
         }
     }
-    let old = hidden_sibling(out, ".old")?;
-    if old.exists() {
-        fs::remove_dir_all(&old)
-            .map_err(|e| Error::io(format!("failed to remove `{}`", old.display()), e))?;
-    }
-    if out.exists() {
-        fs::rename(out, &old)
-            .map_err(|e| Error::io(format!("failed to replace `{}`", out.display()), e))?;
-    }
-    fs::rename(&partial, out).map_err(|e| {
-        Error::io(
-            format!("failed to move results into `{}`", out.display()),
-            e,
-        )
-    })?;
-    if old.exists() {
-        fs::remove_dir_all(&old)
-            .map_err(|e| Error::io(format!("failed to remove `{}`", old.display()), e))?;
-    }
-    Ok(())
+    crate::output::move_into_place(&partial, out)
 }
