@@ -21,7 +21,7 @@ use toml_edit::{DocumentMut, Item, Table, Value};
 pub struct Override {
     pub path: String,
     pub value: String,
-    /// Where it came from, for messages and the banner: `command line`, `sweep axis`.
+    /// The origin shown in messages and the banner: `command line`, `sweep axis`.
     pub origin: String,
 }
 
