@@ -5,7 +5,8 @@
 //! Windows are shaded behind the instance's rows by kind. The directory changes that flipped the
 //! probe's truth are solid vertical lines numbered as in `changes.csv`, and the restarts of its
 //! app or service are dotted lines.
-//! Token labels are drawn only when the probe saw at most 12 tokens, so they stay legible.
+//! Token labels are drawn only when the probe saw at most 12 tokens, and window labels
+//! (`start–end`) only when it has at most 12 windows, so they stay legible.
 //!
 //! Text goes into the SVG as `<text>` elements with the generic `sans-serif` family, and the
 //! browser picks the font. plotters is built without its `ttf` and `ab_glyph` features, so it
@@ -204,6 +205,38 @@ where
         chart
             .draw_series(std::iter::once(rect))
             .map_err(drawing_error)?;
+    }
+
+    // Window labels, `start–end`, inside the top of each shaded band, so that a reader can tell
+    // when a window opens and closes without the CSV files.
+    if input.windows.len() <= 12 {
+        for w in &input.windows {
+            // Darker than the shading, so that the text reads on white.
+            let colour = if w.kind == "stale-allow" {
+                RGBColor(183, 28, 28)
+            } else {
+                RGBColor(191, 96, 0)
+            };
+            let end = if w.censored {
+                format!("{} (censored)", format_duration(w.end_ms))
+            } else {
+                format_duration(w.end_ms)
+            };
+            // Anchored at its bottom on the top edge of the instance's truth row, so that it sits
+            // in the margin above the bars.
+            let style = ("sans-serif", 12)
+                .into_font()
+                .color(&colour)
+                .pos(Pos::new(HPos::Left, VPos::Bottom));
+            let text = Text::new(
+                format!("{}–{end}", format_duration(w.start_ms)),
+                (x(w.start_ms), row_bottom(1 + 2 * w.instance, rows) + 0.97),
+                style,
+            );
+            chart
+                .draw_series(std::iter::once(text))
+                .map_err(drawing_error)?;
+        }
     }
 
     // Truth and effective bars.
