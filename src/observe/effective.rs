@@ -1,11 +1,11 @@
 //! The effective decision of a probe on one instance, computed from the state without changing it,
 //! and the causes of a difference from the truth.
 //!
-//! A hypothetical request from the probe's app at instant t follows the real request path: the
-//! client's token if it is usable, else what the backend would return (its unexpired entry, else a
-//! token issued now), then the instance's RBAC entry if it is younger than the max age and was
-//! loaded with that token id (when reload on a new token is on), else a reload from the store as
-//! it is visible at t.
+//! A hypothetical request from the probe's app at instant t follows the real request path. Its
+//! token is the client's if that one is usable, else what the backend would return: its unexpired
+//! entry, else a token issued now. The instance then uses its RBAC entry if the entry is younger
+//! than the max age and the instance has seen that token from the caller (when reload on a new
+//! token is on). Otherwise it reloads from the store as visible at t.
 //!
 //! Causes are found by counterfactuals. A layer is *stale* when it holds something other than what
 //! asking its upstream now would give: the client a token whose claims differ from the backend's

@@ -39,7 +39,7 @@ pub struct EventRow {
     pub detail: String,
 }
 
-/// Where a request's token came from.
+/// The source of a request's token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenSource {
     /// The app's SDK cache.
@@ -126,7 +126,7 @@ impl Sink for NullSink {
     }
 }
 
-/// What a finished run returns beside the streamed outputs.
+/// The result of a finished run, beside the streamed outputs.
 #[derive(Debug, Clone)]
 pub struct RunResult {
     pub windows: Vec<Window>,
@@ -639,9 +639,11 @@ impl<'s> Simulation<'s> {
         }
     }
 
-    /// Schedules a role assignment write to become visible to every RBAC service; returns for each
-    /// the longest delay the write can take: the fixed delay, the maximum of a uniform range, or
-    /// the delay drawn from an exponential distribution, which has no maximum.
+    /// Schedules a role assignment write to become visible to every RBAC service.
+    ///
+    /// Returns, for each service, the longest delay the write can take: the fixed delay, the
+    /// maximum of a uniform range, or the delay drawn from an exponential distribution, because
+    /// that one has no maximum.
     fn replicate(
         &mut self,
         t: SimTime,
@@ -1030,7 +1032,7 @@ impl<'s> Simulation<'s> {
     }
 }
 
-/// What a simulated request did, before it is formatted as a [`RequestRow`].
+/// The outcome of a simulated request, before it is formatted as a [`RequestRow`].
 struct RequestOutcome {
     instance: usize,
     token: Rc<Token>,
