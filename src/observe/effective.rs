@@ -7,14 +7,18 @@
 //! than the max age and the instance has seen that token from the caller (when reload on a new
 //! token is on). Otherwise it reloads from the store as visible at t.
 //!
-//! Causes are found by counterfactuals. A layer is *stale* when it holds something other than what
-//! asking its upstream now would give: the client a token whose claims differ from the backend's
-//! answer, the backend a token whose claims differ from a new one, the instance an entry other
-//! than a reload from the visible store, the store other assignments than the directory. Token
-//! layers are compared by claims (`groups`, `roles`), not by id: a cached token with current claims
-//! is not the cause of a window, even though a new token id would also trigger an RBAC reload.
-//! Refreshing a layer that is not stale changes nothing. The cause of a window at an instant is
-//! the union of the smallest sets of layers whose refresh makes the decision equal the truth.
+//! Causes are found by counterfactuals. A layer is *stale* when it contains something other than
+//! what a refresh from its upstream would give now:
+//! - the client cache, a token whose claims differ from the token the backend would return;
+//! - the backend cache, a token whose claims differ from a newly issued one;
+//! - the instance cache, a store version that differs from the visible store for this token;
+//! - the store, other assignments than the directory.
+//!
+//! Token layers are compared by claims (`groups`, `roles`), not by id. So a cached token with
+//! current claims is not the cause of a window, even though a new token id would also trigger an
+//! RBAC reload. Refreshing a layer that is not stale changes nothing. The cause of a window at an
+//! instant is the list of the smallest sets of layers whose refresh makes the decision equal the
+//! truth.
 
 use std::fmt;
 use std::rc::Rc;
@@ -119,7 +123,7 @@ impl fmt::Display for Cause {
     }
 }
 
-/// Where the token of a hypothetical request comes from.
+/// The source of the token of a hypothetical request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenOrigin {
     Client,
@@ -136,17 +140,18 @@ pub struct Path {
 }
 
 impl Path {
-    /// The token the app's SDK would use, if it holds a usable one.
+    /// The token the app's SDK would use, if its cache contains a usable one.
     pub fn client(&self) -> Option<&Rc<Token>> {
         self.client.as_ref()
     }
 
-    /// The token the identity endpoint's backend would return, if it holds an unexpired one.
+    /// The token the identity endpoint's backend would return, if its cache contains an unexpired
+    /// one.
     pub fn backend(&self) -> Option<&Rc<Token>> {
         self.backend.as_ref()
     }
 
-    /// The token the issuer would issue now, with current claims.
+    /// A token issued now, with current claims.
     pub fn fresh(&self) -> &Rc<Token> {
         &self.fresh
     }
@@ -322,7 +327,7 @@ impl<'a> Evaluator<'a> {
             )
         });
         // The entry's store version, filtered for this token, when it differs from the visible
-        // store's; an entry that shares the store's version is current by construction.
+        // store's. An entry that shares the store's version is current by construction.
         let cached = entry
             .filter(|e| !Rc::ptr_eq(&e.assignments, &state.store))
             .map(|e| model::select_assignments(&e.assignments, token.subject, groups))

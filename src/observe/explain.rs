@@ -1,10 +1,10 @@
 //! `explain`: the decision path of one probe on one instance at one instant, in words.
 //!
-//! The scenario runs up to and including the events at the instant (as the observer sees it),
-//! and the [`Evaluator`] inspects the state without changing it: the token a request would
-//! present and where it comes from, the instance's RBAC entry, the decision, the truth with the
-//! assignment or rule behind it, and the window that contains the instant with its end, taken
-//! from a full run.
+//! The scenario runs up to and including the events at the instant, as the observer evaluates it.
+//! The [`Evaluator`] then inspects the state without changing it. The explanation gives the token
+//! a request would present and where it comes from, the instance's RBAC entry, the decision, and
+//! the truth with the assignment or rule behind it. The window that contains the instant, with
+//! its end, comes from a full run.
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -16,7 +16,7 @@ use crate::scenario::{Authorization, ClientCache, Scenario, Target};
 use crate::sim::{self, NullSink, state::State};
 use crate::time::SimTime;
 
-/// What to explain: a probe by name, an instance of its service, an instant.
+/// A question for `explain`: a probe by name, an instance of its service, an instant.
 #[derive(Debug, Clone)]
 pub struct Question {
     pub probe: String,

@@ -74,8 +74,8 @@ pub struct ChangeRecord {
     /// wait for this change ends there, without a consistent instant.
     pub superseded: usize,
     pub first_consistent: Option<SimTime>,
-    /// The last instant an affected pair became consistent, once no affected pair is still
-    /// waiting; `None` while one waits at the horizon or when every pair was superseded.
+    /// The last instant an affected pair became consistent, set once no affected pair is still
+    /// waiting. It stays `None` while one waits at the horizon, or when every pair was superseded.
     pub all_consistent: Option<SimTime>,
     /// The latest instant by which the model guarantees consistency, if any pair is affected.
     pub bound: Option<SimTime>,

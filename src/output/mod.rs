@@ -1,8 +1,8 @@
 //! Output files and the human summary.
 //!
-//! A run writes into a hidden sibling folder (`.NAME.partial`) and swaps it with the results
-//! folder only when every file is complete and flushed, so a failure never leaves a folder that
-//! looks complete, and a finished folder never mixes files of two runs. On Linux the swap is one
+//! A run writes into a hidden sibling folder (`.NAME.partial`). It swaps that folder with the
+//! results folder only when every file is complete and flushed. So a failure never leaves a
+//! folder that looks complete, and a finished folder never mixes files of two runs. On Linux the swap is one
 //! atomic exchange. Time columns are integer
 //! milliseconds with a `_ms` suffix; a human-readable column sits beside each.
 
@@ -468,7 +468,7 @@ fn write_changes(dir: &Path, changes: &[ChangeRecord]) -> Result<(), Error> {
     finish(w, dir, "changes.csv")
 }
 
-/// The default results folder of a scenario: `results/<name>`.
+/// Returns the default results folder of a scenario: `results/<name>`.
 pub fn default_out_dir(scenario: &Scenario) -> PathBuf {
     Path::new("results").join(&scenario.name)
 }
@@ -506,8 +506,8 @@ pub fn check_out_dir(out: &Path) -> Result<PathBuf, Error> {
     Ok(out.to_path_buf())
 }
 
-/// Returns whether an existing folder holds only files a run writes, so that replacing it loses
-/// nothing else.
+/// Returns whether an existing folder contains only files a run writes, so that replacing it
+/// loses nothing else.
 pub fn is_results_folder(dir: &Path) -> Result<bool, Error> {
     let entries = fs::read_dir(dir)
         .map_err(|e| Error::io(format!("failed to list `{}`", dir.display()), e))?;
@@ -529,8 +529,8 @@ pub fn is_results_folder(dir: &Path) -> Result<bool, Error> {
 
 /// Runs `scenario` and writes every output file into `out`, replacing it only once complete.
 ///
-/// An existing `out` is replaced only when it holds nothing but files a run writes; anything else
-/// is an error, so a mistyped `--out` never deletes unrelated files.
+/// An existing `out` is replaced only when it contains nothing but files a run writes. Anything
+/// else is an error, so a mistyped `--out` never deletes unrelated files.
 pub fn run_to_dir(scenario: &Scenario, out: &Path) -> Result<RunResult, Error> {
     run_to_dir_with(scenario, out, OutputOptions::default())
 }
@@ -584,10 +584,11 @@ pub fn run_to_dir_with(
     Ok(result)
 }
 
-/// Moves the complete folder `partial` to `out`, replacing an old `out`. Where the platform can
-/// exchange two paths in one step, a reader sees the old folder or the new one and never
-/// neither; elsewhere the old folder is moved aside, the new one renamed in, then the old one
-/// deleted.
+/// Moves the complete folder `partial` to `out`, replacing an old `out`.
+///
+/// Where the platform can exchange two paths in one step, a reader finds either the old folder or
+/// the new one, never neither. Elsewhere the old folder is moved aside, the new one renamed in,
+/// and then the old one deleted.
 pub fn move_into_place(partial: &Path, out: &Path) -> Result<(), Error> {
     if out.exists() && exchange(partial, out)? {
         fs::remove_dir_all(partial)
@@ -616,8 +617,10 @@ pub fn move_into_place(partial: &Path, out: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Exchanges two existing paths atomically with Linux's `renameat2(RENAME_EXCHANGE)`; returns
-/// `false` when the file system or kernel does not support it, so the caller can fall back.
+/// Exchanges two existing paths atomically with Linux's `renameat2(RENAME_EXCHANGE)`.
+///
+/// Returns `false` when the file system or kernel does not support it, so that the caller can
+/// fall back to two renames.
 #[cfg(target_os = "linux")]
 fn exchange(a: &Path, b: &Path) -> Result<bool, Error> {
     use std::ffi::CString;

@@ -82,7 +82,8 @@ fn lines_with_offsets(text: &str) -> Vec<(usize, &str)> {
 ///
 /// The edit keeps every untouched line, so each unchanged line of the edited text is matched to
 /// its line in the file, and a span on it moves there. A span on a line that `--set` wrote or
-/// added has no place in the file: it is dropped and the message says the value came from `--set`.
+/// added has no place in the file, so it is dropped and the message notes that the value came
+/// from `--set`.
 fn relocate(original: &str, error: ScenarioError) -> ScenarioError {
     let file_lines = lines_with_offsets(original);
     let edited_lines = lines_with_offsets(&error.text);
@@ -2245,7 +2246,7 @@ fn origin_of(set: bool) -> &'static str {
     if set { "scenario" } else { "default" }
 }
 
-/// The last path segment of an action, used in generated workload names.
+/// Returns the last two path segments of an action, for generated workload names.
 fn short_action(action: &str) -> String {
     let parts: Vec<&str> = action.rsplitn(3, '/').collect();
     match parts.as_slice() {

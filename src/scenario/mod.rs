@@ -96,7 +96,7 @@ pub struct Group {
     pub name: String,
 }
 
-/// Who a role assignment, group membership or app-role grant is for.
+/// The subject of a role assignment, group membership or app-role grant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Subject {
     Principal(PrincipalId),
@@ -122,7 +122,7 @@ pub struct AppRoleGrant {
 /// When a client SDK refreshes a cached token.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ClientCache {
-    /// No client cache: every request asks the token endpoint.
+    /// No client cache: every request calls the token endpoint.
     None,
     /// Refresh when the remaining lifetime is at most this offset.
     Offset(SimDuration),

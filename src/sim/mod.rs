@@ -865,7 +865,7 @@ impl<'s> Simulation<'s> {
         }
         if cache != ClientCache::None {
             let refresh_at = refresh_instant(cache, &token);
-            // Past its refresh instant, the SDK asks the endpoint on every request and usually
+            // Past its refresh instant, the SDK calls the endpoint on every request and usually
             // gets the token it already has. Storing it again would change nothing: the entry's
             // refresh instant has passed, so its timer is not pending either.
             let unchanged = self.state.clients[app]

@@ -54,12 +54,12 @@ pub struct RbacEntry {
     /// The service's store as it was visible at `loaded`, shared with the store and with every
     /// entry loaded from the same version. A decision keeps the assignments whose subject is the
     /// caller or one of the presented token's groups, so a known token with other groups gets its
-    /// own answer from the same entry.
+    /// own decision from the same entry.
     pub assignments: Rc<AssignmentSet>,
 }
 
 impl RbacEntry {
-    /// Returns whether a request at `t` presenting `token` is answered from this entry.
+    /// Returns whether a request at `t` presenting `token` is decided from this entry.
     pub fn usable(
         &self,
         t: SimTime,
@@ -114,8 +114,8 @@ impl RbacCache {
 
 /// The state of one service: its replicated store and each instance's RBAC cache.
 pub struct ServiceState {
-    /// Role assignments as this service's store sees them. A write copies the set only while an
-    /// RBAC entry still holds the previous version.
+    /// Role assignments as visible in this service's store. A write copies the set only while an
+    /// RBAC entry still refers to the previous version.
     pub store: Rc<AssignmentSet>,
     /// For each assignment, the sequence number of the last write applied, so that writes that
     /// arrive out of order (random delays) leave the latest one in force.

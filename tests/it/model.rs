@@ -4,7 +4,7 @@ use staleauth::sim;
 
 use crate::{RequestLog, hms, load_text, seen, simulate};
 
-/// Two apps share one service principal, so the ARM instance sees two tokens of one caller.
+/// Two apps share one service principal, so the ARM instance receives two tokens of one caller.
 const SHARED_CALLER: &str = r#"
 horizon = "30m"
 [[principals]]
@@ -56,8 +56,8 @@ fn rbac_reloads_only_on_unseen_token() {
         .collect();
     // App a gets T1 at 0 and app b gets T2 at 30 s, each kept by its SDK for the whole run (75 min
     // lifetime, refresh 5 min before expiry). The instance has seen neither at first, so both of
-    // the first two requests reload; from then on both tokens are known and every request is a
-    // hit, although the presented token alternates. The 1 h max age is never reached.
+    // the first two requests reload. From then on both tokens are known, so every request is a
+    // hit although the presented token alternates. The 1 h max age is never reached.
     assert_eq!(sources[0], (0, "reload", "T1".to_string()));
     assert_eq!(sources[1], (hms(0, 0, 30), "reload", "T2".to_string()));
     assert_eq!(sources.len(), 60);

@@ -12,7 +12,7 @@ use toml::{Table, Value};
 
 use crate::{load_text, repo_path, seen, simulate};
 
-/// Every shipped scenario, by file name.
+/// Lists every shipped scenario by file name.
 fn shipped() -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(repo_path("scenarios"))
         .unwrap()

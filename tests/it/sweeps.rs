@@ -296,7 +296,8 @@ fn points_match_runs() {
         assert_eq!(row[9], own[2].to_string());
         let low: f64 = row[10].parse().unwrap();
         let high: f64 = row[11].parse().unwrap();
-        assert!(low <= mean && mean <= high, "{low} {mean} {high}");
+        assert!(low <= mean, "{low} {mean} {high}");
+        assert!(mean <= high, "{low} {mean} {high}");
     }
 }
 
@@ -425,7 +426,7 @@ fn run_seed_replays_with_run() {
     let (_, rows) = run_in_memory(&file);
     let row = rows.iter().find(|r| r.metrics.0[0] > 0).unwrap();
     let out = dir.path().join("replay");
-    // The README says `staleauth run BASE --seed SEED --set KEY=VALUE ...` replays a run.
+    // The README documents `staleauth run BASE --seed SEED --set KEY=VALUE ...` as the replay of a run.
     let output = staleauth()
         .arg("run")
         .arg(dir.path().join("arm-instances-flap.toml"))
